@@ -1,0 +1,360 @@
+/*
+ * l3af.c - shared helpers: errors, allocation wrapper, strict base64/hex,
+ * canonical decimals and crash-safe file writes.
+ */
+#define _GNU_SOURCE
+#include "l3af.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum l3af_status l3af_fail(struct l3af_err *err, enum l3af_status code,
+			   const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || err->code != L3AF_OK)
+		return code;
+	err->code = code;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void l3af_err_clear(struct l3af_err *err)
+{
+	if (!err)
+		return;
+	err->code = L3AF_OK;
+	err->msg[0] = '\0';
+}
+
+const char *l3af_status_name(enum l3af_status code)
+{
+	static const char *const names[] = {
+		[L3AF_OK] = "ok",
+		[L3AF_E_INVALID] = "invalid",
+		[L3AF_E_VERIFY] = "verify",
+		[L3AF_E_NOTFOUND] = "not_found",
+		[L3AF_E_EXISTS] = "exists",
+		[L3AF_E_BUSY] = "busy",
+		[L3AF_E_IO] = "io",
+		[L3AF_E_CORRUPT] = "corrupt",
+		[L3AF_E_NOMEM] = "nomem",
+		[L3AF_E_CRYPTO] = "crypto",
+		[L3AF_E_LIMIT] = "limit",
+		[L3AF_E_INTERNAL] = "internal",
+	};
+	if ((unsigned)code >= sizeof(names) / sizeof(names[0]) || !names[code])
+		return "unknown";
+	return names[code];
+}
+
+/* Allocation-failure injection for tests (curl's torture mode, simplified). */
+static unsigned long alloc_count;
+static unsigned long alloc_fail_nth;
+
+unsigned long l3af_alloc_fail_at(unsigned long nth)
+{
+	unsigned long made = alloc_count;
+
+	alloc_count = 0;
+	alloc_fail_nth = nth;
+	return made;
+}
+
+static int alloc_should_fail(void)
+{
+	if (!alloc_fail_nth)
+		return 0;
+	return ++alloc_count == alloc_fail_nth;
+}
+
+void *l3af_malloc(size_t n)
+{
+	return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *l3af_calloc(size_t count, size_t n)
+{
+	return alloc_should_fail() ? NULL : calloc(count ? count : 1, n ? n : 1);
+}
+
+void *l3af_realloc(void *p, size_t n)
+{
+	return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void l3af_free(void *p)
+{
+	free(p);
+}
+
+size_t l3af_base64_len(size_t binlen)
+{
+	return (binlen + 2) / 3 * 4;
+}
+
+enum l3af_status l3af_base64_encode(char *out, size_t cap, const uint8_t *bin,
+				    size_t binlen)
+{
+	if (cap < l3af_base64_len(binlen) + 1)
+		return L3AF_E_LIMIT;
+	sodium_bin2base64(out, cap, bin, binlen, sodium_base64_VARIANT_ORIGINAL);
+	return L3AF_OK;
+}
+
+enum l3af_status l3af_base64_decode(uint8_t *out, size_t cap, size_t *outlen,
+				    const char *b64, size_t len)
+{
+	char check[8];
+	size_t n = 0;
+	const char *end = NULL;
+
+	if (len == 0 || len % 4 != 0)
+		return L3AF_E_INVALID;
+	if (sodium_base642bin(out, cap, b64, len, NULL, &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0)
+		return L3AF_E_INVALID;
+	if (end != b64 + len)
+		return L3AF_E_INVALID;
+	/* Canonical form only: the last group must re-encode to itself, which
+	 * rejects stray low bits in the final symbol (libsodium tolerates them). */
+	if (n == 0 || n < (len / 4 - 1) * 3)
+		return L3AF_E_INVALID;
+	size_t tail_off = (len / 4 - 1) * 3;
+	sodium_bin2base64(check, sizeof(check), out + tail_off, n - tail_off,
+			  sodium_base64_VARIANT_ORIGINAL);
+	if (memcmp(check, b64 + len - 4, 4) != 0)
+		return L3AF_E_INVALID;
+	*outlen = n;
+	return L3AF_OK;
+}
+
+void l3af_hex_encode(char *out, const uint8_t *bin, size_t binlen)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < binlen; i++) {
+		out[2 * i] = digits[bin[i] >> 4];
+		out[2 * i + 1] = digits[bin[i] & 15];
+	}
+	out[2 * binlen] = '\0';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+enum l3af_status l3af_hex_decode(uint8_t *out, size_t binlen, const char *hex,
+				 size_t hexlen)
+{
+	if (hexlen != 2 * binlen)
+		return L3AF_E_INVALID;
+	for (size_t i = 0; i < binlen; i++) {
+		int hi = hex_value(hex[2 * i]);
+		int lo = hex_value(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return L3AF_E_INVALID;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return L3AF_OK;
+}
+
+enum l3af_status l3af_parse_u64(const char *s, size_t len, uint64_t max,
+				uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 20)
+		return L3AF_E_INVALID;
+	if (s[0] == '0' && len > 1)
+		return L3AF_E_INVALID;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return L3AF_E_INVALID;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return L3AF_E_INVALID;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return L3AF_E_INVALID;
+	*out = v;
+	return L3AF_OK;
+}
+
+enum l3af_status l3af_file_read(const char *path, size_t max, char **out,
+				size_t *len, struct l3af_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t got = 0;
+	enum l3af_status rc = L3AF_OK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return l3af_fail(err, errno == ENOENT ? L3AF_E_NOTFOUND : L3AF_E_IO,
+				 "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = l3af_fail(err, L3AF_E_INVALID, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = l3af_fail(err, L3AF_E_LIMIT, "%s: %lld bytes, limit %zu", path,
+			       (long long)st.st_size, max);
+		goto out;
+	}
+	buf = l3af_malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = l3af_fail(err, L3AF_E_NOMEM, "%s: out of memory", path);
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = l3af_fail(err, L3AF_E_IO, "read %s: %s", path,
+				       r < 0 ? strerror(errno) : "file shrank");
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	l3af_free(buf);
+	close(fd);
+	return rc;
+}
+
+static enum l3af_status write_all(int fd, const void *data, size_t len,
+				  const char *path, struct l3af_err *err)
+{
+	const uint8_t *p = data;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return l3af_fail(err, L3AF_E_IO, "write %s: %s", path,
+					 strerror(errno));
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		return l3af_fail(err, L3AF_E_IO, "fsync %s: %s", path, strerror(errno));
+	return L3AF_OK;
+}
+
+enum l3af_status l3af_fsync_parent(const char *path, struct l3af_err *err)
+{
+	char copy[PATH_MAX];
+	int fd;
+	enum l3af_status rc = L3AF_OK;
+
+	if (strlen(path) >= sizeof(copy))
+		return l3af_fail(err, L3AF_E_LIMIT, "path too long: %s", path);
+	strcpy(copy, path);
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return l3af_fail(err, L3AF_E_IO, "open directory of %s: %s", path,
+				 strerror(errno));
+	if (fsync(fd) != 0)
+		rc = l3af_fail(err, L3AF_E_IO, "fsync directory of %s: %s", path,
+			       strerror(errno));
+	close(fd);
+	return rc;
+}
+
+enum l3af_status l3af_file_create(const char *path, const void *data,
+				  size_t len, unsigned mode, struct l3af_err *err)
+{
+	enum l3af_status rc;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      (mode_t)mode);
+
+	if (fd < 0)
+		return l3af_fail(err, errno == EEXIST ? L3AF_E_EXISTS : L3AF_E_IO,
+				 "create %s: %s", path, strerror(errno));
+	/* The umask may have narrowed the mode; it must never widen it. */
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		rc = l3af_fail(err, L3AF_E_IO, "chmod %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = write_all(fd, data, len, path, err);
+	if (rc != L3AF_OK)
+		goto fail;
+	close(fd);
+	return l3af_fsync_parent(path, err);
+fail:
+	close(fd);
+	unlink(path);
+	return rc;
+}
+
+enum l3af_status l3af_file_replace(const char *path, const void *data,
+				   size_t len, unsigned mode, struct l3af_err *err)
+{
+	char tmp[PATH_MAX];
+	enum l3af_status rc;
+	int fd;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+			     (long)getpid()) >= sizeof(tmp))
+		return l3af_fail(err, L3AF_E_LIMIT, "path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  (mode_t)mode);
+	if (fd < 0)
+		return l3af_fail(err, L3AF_E_IO, "create %s: %s", tmp, strerror(errno));
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		rc = l3af_fail(err, L3AF_E_IO, "chmod %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	rc = write_all(fd, data, len, tmp, err);
+	if (rc != L3AF_OK)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) != 0) {
+		rc = l3af_fail(err, L3AF_E_IO, "rename %s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return rc;
+	}
+	return l3af_fsync_parent(path, err);
+fail:
+	close(fd);
+	unlink(tmp);
+	return rc;
+}
+
+uint64_t l3af_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t l3af_wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
