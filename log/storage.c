@@ -431,7 +431,7 @@ enum l3af_status tlog_open(const char *dir, unsigned flags, struct tlog **out,
 		rc = tlog_writer_open(log, path, flags, err);
 		if (rc == L3AF_OK)
 			log->w->lock_fd = lock_fd, lock_fd = -1;
-	} else if (rc == L3AF_OK) {
+	} else if (rc == L3AF_OK && !(flags & TLOG_OPEN_IDENTITY_ONLY)) {
 		rc = load_checkpoint(log, log->readers[0].db, &cp, err);
 	}
 	if (lock_fd >= 0)

@@ -20,6 +20,8 @@
 #define TLOG_LEVELS 8           /* tile levels 0..7 cover sizes < 2^64 */
 #define TLOG_READERS 4          /* pooled read connections */
 #define TLOG_NOTE_MAX 4096      /* our own checkpoint notes are ~200 bytes */
+/* tlog_open flag for fsck: read the identity, trust nothing else. */
+#define TLOG_OPEN_IDENTITY_ONLY (1u << 30)
 
 /* The rightmost (partial) tile of one level, as the writer keeps it. */
 struct tlog_edge {
