@@ -201,6 +201,34 @@ enum l3af_status tlog_append(struct tlog *log, const struct tlog_entry *entries,
 			     struct l3af_err *err) L3AF_MUST_CHECK;
 
 /*
+ * The sequencer: one thread that owns appends and turns concurrent
+ * submissions into batches (group commit). Each batch is one tlog_append,
+ * so an entry's callback runs only once it is durable and published.
+ * After an I/O or corruption error the sequencer refuses everything
+ * (L3AF_E_IO) until restarted: it never acknowledges past a failed commit.
+ */
+struct tlog_seq;
+typedef void (*tlog_seq_done_fn)(void *ctx, enum l3af_status rc, uint64_t index);
+/* Start on a writer log: batches of at most max_batch entries, at most
+ * max_pending entries waiting (then submit answers L3AF_E_BUSY). */
+enum l3af_status tlog_seq_start(struct tlog *log, size_t max_batch, size_t max_pending,
+				struct tlog_seq **out, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Append everything queued, call every callback, join the thread, free.
+ * NULL is fine. */
+void tlog_seq_stop(struct tlog_seq *seq);
+/* Queue one entry (copied; 1..TLOG_ENTRY_MAX bytes). done(ctx, status,
+ * index) runs later on the sequencer thread, exactly once, unless this
+ * returns an error (then it never runs). Thread safe. */
+enum l3af_status tlog_seq_submit(struct tlog_seq *seq, const uint8_t *data, size_t len,
+				 tlog_seq_done_fn done, void *ctx,
+				 struct l3af_err *err) L3AF_MUST_CHECK;
+/* Submit and wait: the entry's index once durable. Thread safe. */
+enum l3af_status tlog_seq_append(struct tlog_seq *seq, const uint8_t *data, size_t len,
+				 uint64_t *index, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Counters since start: entries and batches committed. */
+void tlog_seq_stats(struct tlog_seq *seq, uint64_t *entries, uint64_t *batches);
+
+/*
  * Read side. All are thread safe and may run while tlog_append runs; each
  * reads a consistent snapshot. Buffers returned through `out` are owned by
  * the caller (l3af_free).
