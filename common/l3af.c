@@ -31,6 +31,27 @@ enum l3af_status l3af_fail(struct l3af_err *err, enum l3af_status code,
 	return code;
 }
 
+void l3af_err_prefix(struct l3af_err *err, const char *fmt, ...)
+{
+	char both[2 * L3AF_ERR_MSG_BYTES + 2];
+	va_list ap;
+	int n;
+
+	if (!err || err->code == L3AF_OK)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(both, L3AF_ERR_MSG_BYTES, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = n < L3AF_ERR_MSG_BYTES ? n : L3AF_ERR_MSG_BYTES - 1;
+	memcpy(both + n, ": ", 2);
+	memcpy(both + n + 2, err->msg, L3AF_ERR_MSG_BYTES);
+	both[sizeof(both) - 1] = '\0';
+	memcpy(err->msg, both, L3AF_ERR_MSG_BYTES - 1);
+	err->msg[L3AF_ERR_MSG_BYTES - 1] = '\0';
+}
+
 void l3af_err_clear(struct l3af_err *err)
 {
 	if (!err)

@@ -49,6 +49,9 @@ struct l3af_err {
  * return code. Use as `return l3af_fail(err, L3AF_E_IO, "open %s: %s", ...)`. */
 enum l3af_status l3af_fail(struct l3af_err *err, enum l3af_status code,
 			   const char *fmt, ...) L3AF_PRINTF(3, 4);
+/* Put context in front of a recorded message: "<prefix>: <message>". Does
+ * nothing if no failure is recorded. For wrapping a lower layer's error. */
+void l3af_err_prefix(struct l3af_err *err, const char *fmt, ...) L3AF_PRINTF(2, 3);
 /* Forget a recorded failure so the buffer can be reused. */
 void l3af_err_clear(struct l3af_err *err);
 /* Short stable name of a status, e.g. "verify" (for JSON and logs). */

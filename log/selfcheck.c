@@ -194,7 +194,12 @@ enum l3af_status tlog_selfcheck(struct tlog *log, unsigned flags, struct l3af_er
 		rc = check_edge_leaves(w, err);
 	if (rc == L3AF_OK)
 		rc = check_published(log, &cp, err);
-	if (rc != L3AF_OK)
-		return l3af_fail(err, L3AF_E_CORRUPT, "start-up check failed"), L3AF_E_CORRUPT;
+	if (rc != L3AF_OK) {
+		/* Whatever stopped the check, the answer is: do not sign. */
+		l3af_err_prefix(err, "start-up check of %s refused the log", log->dir);
+		if (err)
+			err->code = L3AF_E_CORRUPT;
+		return L3AF_E_CORRUPT;
+	}
 	return L3AF_OK;
 }

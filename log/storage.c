@@ -372,7 +372,9 @@ static enum l3af_status load_checkpoint(struct tlog *log, sqlite3 *db,
 	rc = note ? tlog_note_check(log, note, len, cp, err)
 		  : l3af_fail(err, L3AF_E_CORRUPT, "empty checkpoint row");
 	if (rc != L3AF_OK) {
-		l3af_fail(err, L3AF_E_CORRUPT, "stored checkpoint");
+		l3af_err_prefix(err, "stored checkpoint %lld", (long long)sqlite3_column_int64(st, 0));
+		if (err)
+			err->code = L3AF_E_CORRUPT;
 		rc = L3AF_E_CORRUPT;
 		goto out;
 	}
