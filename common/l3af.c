@@ -144,6 +144,16 @@ enum l3af_status l3af_base64_decode(uint8_t *out, size_t cap, size_t *outlen,
 
 	if (len == 0 || len % 4 != 0)
 		return L3AF_E_INVALID;
+	/* Check the alphabet first: libsodium 1.0.18 decodes some bytes >= 0x80
+	 * as if they were base64 symbols (found by fuzzing, tests/fuzz). */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)b64[i];
+		int sym = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+			  (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+		int pad = ch == '=' && i >= len - 2 && (i == len - 1 || b64[len - 1] == '=');
+		if (!sym && !pad)
+			return L3AF_E_INVALID;
+	}
 	if (sodium_base642bin(out, cap, b64, len, NULL, &n, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return L3AF_E_INVALID;

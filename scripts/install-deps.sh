@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install what l3af-tlog needs on Debian 12, only if something is missing.
+# Run as root (or with sudo available). Idempotent: a machine that has
+# everything makes no network call.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config clang llvm
+  libssl-dev libsodium-dev libsqlite3-dev sqlite3
+  libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
+  libbpf-dev libelf-dev zlib1g-dev libarchive-dev
+  libcmocka-dev curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root (missing: ${missing[*]})" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

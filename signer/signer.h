@@ -1,0 +1,150 @@
+/*
+ * signer.h - keys and signed notes for l3af-tlog.
+ *
+ * Implements c2sp.org/signed-note v1.0.0 with Ed25519 (type 0x01) signatures
+ * and c2sp.org/tlog-cosignature v1.0.1 timestamped Ed25519 cosignatures
+ * (type 0x04), on libsodium. Private keys live in sodium_malloc'd memory that
+ * is no-access except while signing, and every temporary that held secret
+ * bytes is wiped.
+ *
+ * Text forms (signed-note section "Verifier keys", x/mod convention for the
+ * private form):
+ *   verifier key  <name>+<8 lowercase hex key ID>+<base64(type || pub)>
+ *   private key   PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x01 || seed32)>
+ * Key ID = first 4 bytes (big endian) of SHA-256(name || 0x0A || type || pub).
+ *
+ * Thread safety: functions on distinct objects may run concurrently; a
+ * struct signer_key may be used to sign from several threads at once (the
+ * unlock/lock of its memory is reference counted under a mutex).
+ */
+#ifndef L3AF_SIGNER_H
+#define L3AF_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "l3af.h"
+
+#define SIGNER_PUB_BYTES 32           /* Ed25519 public key */
+#define SIGNER_SIG_BYTES 64           /* Ed25519 signature */
+#define SIGNER_NAME_MAX 255           /* key name bytes, excluding NUL */
+#define SIGNER_NOTE_MAX (1u << 20)    /* largest note accepted, bytes */
+#define SIGNER_NOTE_SIGS_MAX 100      /* signature lines accepted (spec: >= 16) */
+#define SIGNER_VKEY_TEXT_MAX 512      /* room for any verifier key text + NUL */
+/* Room for any signature line signer_note_sign_line writes, with its NUL:
+ * U+2014 and a space (4 bytes), name (<= 255), " ", base64 of <= 76 bytes
+ * (104), "\n". */
+#define SIGNER_NOTE_LINE_MAX 368
+
+#define SIGNER_TYPE_ED25519 0x01      /* signed-note: Ed25519 */
+#define SIGNER_TYPE_COSIG_V1 0x04     /* tlog-cosignature/v1: timestamped Ed25519 */
+
+/* A public verifier key. For type 0x04 keys, signatures carry a timestamp. */
+struct signer_vkey {
+	char name[SIGNER_NAME_MAX + 1];
+	uint32_t id;
+	uint8_t type;
+	uint8_t pub[SIGNER_PUB_BYTES];
+};
+
+/* A private Ed25519 key and its name (opaque; secret kept in guarded memory). */
+struct signer_key;
+
+/* Key ID per signed-note: SHA-256(name || "\n" || type || pub)[:4], big endian. */
+uint32_t signer_key_id(const char *name, uint8_t type,
+		       const uint8_t pub[static SIGNER_PUB_BYTES]);
+
+/* Check a key name per signed-note: 1..255 bytes of valid UTF-8, no Unicode
+ * white space, no '+', no control characters. */
+enum l3af_status signer_name_check(const char *name,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* New random key named `name` with signature type `type` (0x01 for a log or
+ * publisher, 0x04 for a witness). Free with signer_key_free. */
+enum l3af_status signer_key_generate(const char *name, uint8_t type,
+				     struct signer_key **out,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+/* Parse the private key text form (type 0x01 as in x/mod; type 0x04 is our
+ * extension so that witness keys survive save/load; a trailing "\n" is
+ * allowed). The text buffer is not wiped: the caller owns it. */
+enum l3af_status signer_key_parse(const char *text, size_t len,
+				  struct signer_key **out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+/* Make a key from a 32-byte Ed25519 seed (tests, known-answer vectors). */
+enum l3af_status signer_key_from_seed(const char *name, uint8_t type,
+				      const uint8_t seed[static 32],
+				      struct signer_key **out,
+				      struct l3af_err *err) L3AF_MUST_CHECK;
+/* Load a private key file (at most 1 KiB); refuses files that group or
+ * others may access (mode & 077, as ssh does). L3AF_E_NOTFOUND if absent. */
+enum l3af_status signer_key_load(const char *path, struct signer_key **out,
+				 struct l3af_err *err) L3AF_MUST_CHECK;
+/* Write the private key text (with a final newline) to a new file, mode
+ * 0600, exclusive create, no symlink following; L3AF_E_EXISTS if the path
+ * exists, even as a dangling symlink. */
+enum l3af_status signer_key_save(const struct signer_key *key, const char *path,
+				 struct l3af_err *err) L3AF_MUST_CHECK;
+/* Wipe and free; NULL is fine. */
+void signer_key_free(struct signer_key *key);
+/* The public half (always succeeds). */
+void signer_key_vkey(const struct signer_key *key, struct signer_vkey *out);
+/* Borrowed pointer to the key name, valid while key lives. */
+const char *signer_key_name(const struct signer_key *key);
+
+/* Verifier key text: parse (splitting on the first two '+' only, checking the
+ * ID against the key) and format (into buf[SIGNER_VKEY_TEXT_MAX]). */
+enum l3af_status signer_vkey_parse(const char *text, size_t len,
+				   struct signer_vkey *out,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+void signer_vkey_format(const struct signer_vkey *vkey,
+			char buf[static SIGNER_VKEY_TEXT_MAX]);
+
+/*
+ * Sign note text (which must be valid note text: UTF-8, no control characters
+ * but '\n', ends in '\n', no '\n\n' at the end) and return a new note: the
+ * text, a blank line and one signature line. For a type 0x04 key the
+ * signature is a tlog-cosignature/v1 over `time` (POSIX seconds, at most
+ * 2^63-1); type 0x01 keys ignore `time`.
+ * *note is NUL-terminated, owned by the caller (l3af_free).
+ */
+enum l3af_status signer_note_sign(const struct signer_key *key,
+				  const char *text, size_t text_len,
+				  uint64_t time, char **note, size_t *note_len,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+/* Produce just one signature line ("— name base64\n") over text, for adding
+ * to an existing note (cosigning). line[] receives a NUL-terminated line. */
+enum l3af_status signer_note_sign_line(const struct signer_key *key,
+				       const char *text, size_t text_len,
+				       uint64_t time, char *line, size_t cap,
+				       struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* What signer_note_open found. */
+struct signer_note_result {
+	size_t text_len;               /* note text is note[0 .. text_len) */
+	unsigned sig_lines;            /* signature lines present */
+	unsigned verified;             /* known keys whose signature verified */
+	/* verified_mask bit i: keys[i] verified; time[i]: cosignature time
+	 * (0 for type 0x01) */
+	uint64_t verified_mask;
+	uint64_t time[64];
+};
+
+/*
+ * Parse and verify a signed note against up to 64 known keys (types 0x01
+ * and 0x04 only, else L3AF_E_INVALID), per signed-note "Signatures" and
+ * tlog-cosignature "Format": signature lines from unknown (name, ID) pairs are
+ * ignored; if any known key's signature fails the whole note is rejected
+ * (L3AF_E_VERIFY); at least one known key must verify (else L3AF_E_VERIFY).
+ * Malformed notes (bad UTF-8, control characters, no final newline, no
+ * signature block, more than SIGNER_NOTE_SIGS_MAX lines, a bad line) are
+ * L3AF_E_INVALID; a note over SIGNER_NOTE_MAX is L3AF_E_LIMIT. Nothing is
+ * allocated, except a copy of the text to check a cosignature (0x04) over
+ * text longer than 4 KiB (then L3AF_E_NOMEM is possible). `out` may be NULL;
+ * it is filled only on success.
+ */
+enum l3af_status signer_note_open(const char *note, size_t len,
+				  const struct signer_vkey *keys, size_t nkeys,
+				  struct signer_note_result *out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+
+#endif

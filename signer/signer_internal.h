@@ -1,0 +1,85 @@
+/*
+ * signer_internal.h - shared by the signer/ .c files only; not part of the
+ * module's interface. struct signer_key stays private to key.c: note.c signs
+ * through signer_key_sign_raw and never sees the secret bytes.
+ */
+#ifndef L3AF_SIGNER_INTERNAL_H
+#define L3AF_SIGNER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signer.h"
+
+/* Run sodium_init once per process (pthread_once). L3AF_E_CRYPTO if
+ * libsodium could not start; safe to call from any thread, any number of
+ * times. */
+enum l3af_status signer_sodium_ready(struct l3af_err *err);
+
+/* Decode one UTF-8 sequence at s[0 .. len), strictly per RFC 3629 (no
+ * overlong forms, surrogates or code points above U+10FFFF). Returns its
+ * length in bytes and stores the code point, or returns 0 if invalid. */
+size_t signer_utf8_next(const uint8_t *s, size_t len, uint32_t *cp);
+
+/* Why name[0 .. len) is not a valid key name (signed-note "Format"), as a
+ * short static phrase for error messages, or NULL if it is valid. */
+const char *signer_name_problem(const char *name, size_t len);
+
+/* 1 if type is one this module signs and verifies (0x01, 0x04), else 0. */
+int signer_type_supported(unsigned type);
+
+/* The three fields of "<name>+<hex8>+<base64(type || 32 bytes)>", the
+ * verifier key form and the tail of the private key form. */
+#define SIGNER_KEY_BIN_BYTES (1 + SIGNER_PUB_BYTES) /* type || pub or seed */
+#define SIGNER_KEY_B64_BYTES 45 /* base64 of SIGNER_KEY_BIN_BYTES, with NUL */
+struct signer_key_fields {
+	char name[SIGNER_NAME_MAX + 1];
+	uint32_t id;
+	uint8_t bin[SIGNER_KEY_BIN_BYTES];
+};
+
+/* Split s[0 .. len) on its first two '+' only (signed-note "Verifier keys":
+ * the base64 may contain '+'), check the name, decode the lowercase hex ID
+ * and the base64 (type and ID are not checked here). `what` names the object
+ * in messages; the base64 is never echoed, since it may be a private key.
+ * L3AF_E_INVALID on any malformation. The caller wipes f. */
+enum l3af_status signer_key_fields_parse(const char *s, size_t len,
+					 const char *what,
+					 struct signer_key_fields *f,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Ed25519-sign msg[0 .. len) with key's secret (RFC 8032, deterministic).
+ * The secret is readable only during the call (reference counted, so
+ * concurrent calls on one key are fine). */
+enum l3af_status signer_key_sign_raw(const struct signer_key *key,
+				     const uint8_t *msg, size_t len,
+				     uint8_t sig[static SIGNER_SIG_BYTES],
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Big-endian loads and stores (key IDs, cosignature timestamps). */
+static inline uint32_t signer_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+static inline uint64_t signer_be64(const uint8_t *p)
+{
+	return (uint64_t)signer_be32(p) << 32 | signer_be32(p + 4);
+}
+
+static inline void signer_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void signer_put_be64(uint8_t *p, uint64_t v)
+{
+	signer_put_be32(p, (uint32_t)(v >> 32));
+	signer_put_be32(p + 4, (uint32_t)v);
+}
+
+#endif
