@@ -246,15 +246,23 @@ static enum l3af_status edge_flush(struct tlog_writer *w, struct l3af_err *err)
 
 /* ---- deduplication ---------------------------------------------------------- */
 
-/* Find entry data by leaf hash. *slot receives the first free probe key. */
-static enum l3af_status dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
-				   const struct tlog_entry *e, bool *found, uint64_t *index,
-				   int64_t *slot, struct l3af_err *err)
+/* The dedup table's key: the first 8 bytes of the leaf hash, big endian. */
+static uint64_t dedup_key(const uint8_t leaf[TLOG_HASH_BYTES])
 {
 	uint64_t key = 0;
 
 	for (int i = 0; i < 8; i++)
 		key = key << 8 | leaf[i];
+	return key;
+}
+
+/* Find entry data by leaf hash. *slot receives the first free probe key. */
+static enum l3af_status dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
+				   const struct tlog_entry *e, bool *found, uint64_t *index,
+				   int64_t *slot, struct l3af_err *err)
+{
+	uint64_t key = dedup_key(leaf);
+
 	for (;; key++) {
 		sqlite3_bind_int64(w->dedup_select, 1, (int64_t)key);
 		int rc = sqlite3_step(w->dedup_select);
@@ -285,6 +293,19 @@ static enum l3af_status dedup_find(struct tlog_writer *w, const uint8_t leaf[TLO
 	return L3AF_OK;
 }
 
+/* Claim dedup slot `slot` for the next index: SQLITE_DONE, or
+ * SQLITE_CONSTRAINT if the slot is taken. */
+static int dedup_claim(struct tlog_writer *w, int64_t slot)
+{
+	int rc;
+
+	sqlite3_bind_int64(w->dedup_insert, 1, slot);
+	sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)w->size);
+	rc = sqlite3_step(w->dedup_insert);
+	sqlite3_reset(w->dedup_insert);
+	return rc;
+}
+
 static enum l3af_status append_one(struct tlog_writer *w, const struct tlog_entry *e,
 				   uint64_t *index, struct l3af_err *err)
 {
@@ -292,22 +313,27 @@ static enum l3af_status append_one(struct tlog_writer *w, const struct tlog_entr
 	bool found = false;
 	int64_t slot = 0;
 	enum l3af_status rc;
+	int step;
 
 	if (e->len == 0 || e->len > TLOG_ENTRY_MAX)
 		return l3af_fail(err, L3AF_E_INVALID, "entry of %zu bytes (1..%d allowed)",
 				 e->len, TLOG_ENTRY_MAX);
 	tlog_hash_leaf(e->data, e->len, leaf);
-	rc = dedup_find(w, leaf, e, &found, index, &slot, err);
-	if (rc != L3AF_OK || found)
-		return rc;
+	/* Insert first: almost every entry is new, and a taken slot (a
+	 * duplicate, or another entry with the same 64-bit prefix) is found
+	 * by the same B-tree descent. */
+	step = dedup_claim(w, (int64_t)dedup_key(leaf));
+	if (step == SQLITE_CONSTRAINT) {
+		rc = dedup_find(w, leaf, e, &found, index, &slot, err);
+		if (rc != L3AF_OK || found)
+			return rc;
+		step = dedup_claim(w, slot);
+	}
+	if (step != SQLITE_DONE)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
 	sqlite3_bind_int64(w->entry_insert, 1, (int64_t)w->size);
 	sqlite3_bind_blob(w->entry_insert, 2, e->data, (int)e->len, SQLITE_STATIC);
 	rc = step_done(w->db, w->entry_insert, "insert entry", err);
-	if (rc != L3AF_OK)
-		return rc;
-	sqlite3_bind_int64(w->dedup_insert, 1, slot);
-	sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)w->size);
-	rc = step_done(w->db, w->dedup_insert, "insert dedup key", err);
 	if (rc == L3AF_OK)
 		rc = edge_push(w, leaf, err);
 	if (rc == L3AF_OK)
