@@ -26,6 +26,7 @@ struct fsck {
 	uint8_t (*stored)[TLOG_HASH_BYTES]; /* one tile row being compared */
 	sqlite3_stmt *tile, *dedup;
 	uint64_t size; /* entries found */
+	uint64_t dedup_upto;
 };
 
 static void problem(struct fsck *f, const char *fmt, ...) L3AF_PRINTF(2, 3);
@@ -100,10 +101,11 @@ static void rebuild_push(struct fsck *f, uint64_t at, const uint8_t leaf[TLOG_HA
 
 static void check_dedup(struct fsck *f, uint64_t index, const uint8_t leaf[TLOG_HASH_BYTES])
 {
-	uint64_t key = 0;
+	uint64_t key = tlog_dedup_key(leaf);
 
-	for (int i = 0; i < 8; i++)
-		key = key << 8 | leaf[i];
+	/* Entries from dedup_upto on are kept in the writer's memory. */
+	if (index >= f->dedup_upto)
+		return;
 	for (int probe = 0; probe < 64; probe++, key++) {
 		sqlite3_bind_int64(f->dedup, 1, (int64_t)key);
 		int step = sqlite3_step(f->dedup);
@@ -274,6 +276,14 @@ static enum l3af_status fsck_prepare(struct fsck *f, struct l3af_err *err)
 	/* One read transaction: a consistent snapshot even beside a writer. */
 	if (sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(f->db, err, L3AF_E_IO, "begin read");
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(f->db, "SELECT value FROM meta WHERE key = 'dedup_upto'", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		f->dedup_upto = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		problem(f, "meta: dedup_upto missing");
+	sqlite3_finalize(st);
 	return L3AF_OK;
 }
 

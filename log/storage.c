@@ -159,6 +159,8 @@ static enum l3af_status create_db(const char *path, const char *origin,
 		rc = meta_put(db, "origin", origin, 0, err);
 	if (rc == L3AF_OK)
 		rc = meta_put(db, "vkey", vtext, 0, err);
+	if (rc == L3AF_OK)
+		rc = meta_put(db, "dedup_upto", NULL, 0, err);
 	if (rc == L3AF_OK) {
 		if (sqlite3_prepare_v2(db, "INSERT INTO checkpoints(size, note) VALUES(0, ?)",
 				       -1, &st, NULL) != SQLITE_OK)

@@ -41,11 +41,13 @@ struct tlog_writer {
 	sqlite3 *db;
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *entry_insert, *entry_select;
-	sqlite3_stmt *dedup_select, *dedup_insert;
+	sqlite3_stmt *dedup_insert;
 	sqlite3_stmt *tile_upsert, *checkpoint_insert;
 	struct tlog_edge edge[TLOG_LEVELS];
 	struct tlog_edge saved[TLOG_LEVELS]; /* rollback copy during an append */
 	uint64_t size;                        /* committed size */
+	struct tlog_dedup *dedup;
+	bool broken; /* in-memory state lost after an error: refuse appends */
 	int lock_fd;
 	int published_fd;
 	uint64_t published_seq;
@@ -92,6 +94,27 @@ enum l3af_status tlog_tile_fetch(struct tlog_reader *r, unsigned level, uint64_t
 /* Verify a checkpoint note with the log's key and parse it. */
 enum l3af_status tlog_note_check(const struct tlog *log, const char *note, size_t len,
 				 struct tlog_checkpoint *cp, struct l3af_err *err);
+/* Deduplication (dedup.c): recent keys in memory, flushed to the dedup
+ * table a key-ordered slice per batch; TLOG_DEDUP_GENERATION entries per
+ * in-memory generation (about 48 bytes each, two generations at most). */
+#define TLOG_DEDUP_GENERATION (1u << 20)
+/* The generation used by writers opened from now on (tests lower it). */
+extern size_t tlog_dedup_generation;
+struct tlog_dedup;
+uint64_t tlog_dedup_key(const uint8_t leaf[TLOG_HASH_BYTES]);
+enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struct l3af_err *err);
+void tlog_dedup_close(struct tlog_dedup *d);
+enum l3af_status tlog_dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
+				 const struct tlog_entry *e, bool *found, uint64_t *index,
+				 struct l3af_err *err);
+enum l3af_status tlog_dedup_add(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
+				uint64_t index, struct l3af_err *err);
+/* In the append transaction, after `added` new entries: flush a slice. */
+enum l3af_status tlog_dedup_flush(struct tlog_writer *w, size_t added, struct l3af_err *err);
+/* Rebuild the in-memory part from the stored entries (after a rollback). */
+enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err);
+uint64_t tlog_dedup_upto(const struct tlog_dedup *d);
+
 /* Writer side (writer.c): open with the start-up check, close. */
 enum l3af_status tlog_writer_open(struct tlog *log, const char *db_path, unsigned flags,
 				  struct l3af_err *err);

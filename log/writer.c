@@ -244,96 +244,25 @@ static enum l3af_status edge_flush(struct tlog_writer *w, struct l3af_err *err)
 	return L3AF_OK;
 }
 
-/* ---- deduplication ---------------------------------------------------------- */
-
-/* The dedup table's key: the first 8 bytes of the leaf hash, big endian. */
-static uint64_t dedup_key(const uint8_t leaf[TLOG_HASH_BYTES])
-{
-	uint64_t key = 0;
-
-	for (int i = 0; i < 8; i++)
-		key = key << 8 | leaf[i];
-	return key;
-}
-
-/* Find entry data by leaf hash. *slot receives the first free probe key. */
-static enum l3af_status dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
-				   const struct tlog_entry *e, bool *found, uint64_t *index,
-				   int64_t *slot, struct l3af_err *err)
-{
-	uint64_t key = dedup_key(leaf);
-
-	for (;; key++) {
-		sqlite3_bind_int64(w->dedup_select, 1, (int64_t)key);
-		int rc = sqlite3_step(w->dedup_select);
-		int64_t idx = rc == SQLITE_ROW ? sqlite3_column_int64(w->dedup_select, 0) : -1;
-		sqlite3_reset(w->dedup_select);
-		if (rc == SQLITE_DONE)
-			break;
-		if (rc != SQLITE_ROW)
-			return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "dedup lookup");
-		/* Same 64-bit prefix: compare the bytes themselves. */
-		sqlite3_bind_int64(w->entry_select, 1, idx);
-		rc = sqlite3_step(w->entry_select);
-		bool same = rc == SQLITE_ROW &&
-			    (size_t)sqlite3_column_bytes(w->entry_select, 0) == e->len &&
-			    memcmp(sqlite3_column_blob(w->entry_select, 0), e->data, e->len) == 0;
-		sqlite3_reset(w->entry_select);
-		if (rc != SQLITE_ROW)
-			return l3af_fail(err, L3AF_E_CORRUPT, "dedup points at missing entry %lld",
-					 (long long)idx);
-		if (same) {
-			*found = true;
-			*index = (uint64_t)idx;
-			return L3AF_OK;
-		}
-	}
-	*found = false;
-	*slot = (int64_t)key;
-	return L3AF_OK;
-}
-
-/* Claim dedup slot `slot` for the next index: SQLITE_DONE, or
- * SQLITE_CONSTRAINT if the slot is taken. */
-static int dedup_claim(struct tlog_writer *w, int64_t slot)
-{
-	int rc;
-
-	sqlite3_bind_int64(w->dedup_insert, 1, slot);
-	sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)w->size);
-	rc = sqlite3_step(w->dedup_insert);
-	sqlite3_reset(w->dedup_insert);
-	return rc;
-}
-
 static enum l3af_status append_one(struct tlog_writer *w, const struct tlog_entry *e,
 				   uint64_t *index, struct l3af_err *err)
 {
 	uint8_t leaf[TLOG_HASH_BYTES];
 	bool found = false;
-	int64_t slot = 0;
 	enum l3af_status rc;
-	int step;
 
 	if (e->len == 0 || e->len > TLOG_ENTRY_MAX)
 		return l3af_fail(err, L3AF_E_INVALID, "entry of %zu bytes (1..%d allowed)",
 				 e->len, TLOG_ENTRY_MAX);
 	tlog_hash_leaf(e->data, e->len, leaf);
-	/* Insert first: almost every entry is new, and a taken slot (a
-	 * duplicate, or another entry with the same 64-bit prefix) is found
-	 * by the same B-tree descent. */
-	step = dedup_claim(w, (int64_t)dedup_key(leaf));
-	if (step == SQLITE_CONSTRAINT) {
-		rc = dedup_find(w, leaf, e, &found, index, &slot, err);
-		if (rc != L3AF_OK || found)
-			return rc;
-		step = dedup_claim(w, slot);
-	}
-	if (step != SQLITE_DONE)
-		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
+	rc = tlog_dedup_find(w, leaf, e, &found, index, err);
+	if (rc != L3AF_OK || found)
+		return rc;
 	sqlite3_bind_int64(w->entry_insert, 1, (int64_t)w->size);
 	sqlite3_bind_blob(w->entry_insert, 2, e->data, (int)e->len, SQLITE_STATIC);
 	rc = step_done(w->db, w->entry_insert, "insert entry", err);
+	if (rc == L3AF_OK)
+		rc = tlog_dedup_add(w, leaf, w->size, err);
 	if (rc == L3AF_OK)
 		rc = edge_push(w, leaf, err);
 	if (rc == L3AF_OK)
@@ -389,6 +318,8 @@ static enum l3af_status append_txn(struct tlog *log, const struct tlog_entry *en
 	if (rc == L3AF_OK && w->size != size0)
 		rc = edge_flush(w, err);
 	if (rc == L3AF_OK && w->size != size0)
+		rc = tlog_dedup_flush(w, (size_t)(w->size - size0), err);
+	if (rc == L3AF_OK && w->size != size0)
 		rc = checkpoint_store(log, note, note_len, err);
 	if (rc == L3AF_OK)
 		rc = step_done(w->db, w->commit, "commit", err);
@@ -406,6 +337,8 @@ enum l3af_status tlog_append(struct tlog *log, const struct tlog_entry *entries,
 
 	if (!w)
 		return l3af_fail(err, L3AF_E_INVALID, "append: log was opened read-only");
+	if (w->broken)
+		return l3af_fail(err, L3AF_E_IO, "append: the log needs a restart after an error");
 	size0 = w->size;
 	memcpy(w->saved, w->edge, sizeof(w->edge));
 	rc = append_txn(log, entries, n, indices, &note, &note_len, err);
@@ -415,6 +348,9 @@ enum l3af_status tlog_append(struct tlog *log, const struct tlog_entry *entries,
 		memcpy(w->edge, w->saved, sizeof(w->edge));
 		w->size = size0;
 		l3af_free(note);
+		/* The in-memory dedup keys of the failed batch must go too. */
+		if (tlog_dedup_rebuild(w, NULL) != L3AF_OK)
+			w->broken = true;
 		return rc;
 	}
 	if (!note)
@@ -440,7 +376,6 @@ static enum l3af_status prepare_all(struct tlog_writer *w, struct l3af_err *err)
 		{offsetof(struct tlog_writer, entry_insert),
 		 "INSERT INTO entries(idx, data) VALUES(?, ?)"},
 		{offsetof(struct tlog_writer, entry_select), "SELECT data FROM entries WHERE idx = ?"},
-		{offsetof(struct tlog_writer, dedup_select), "SELECT idx FROM dedup WHERE key = ?"},
 		{offsetof(struct tlog_writer, dedup_insert),
 		 "INSERT INTO dedup(key, idx) VALUES(?, ?)"},
 		{offsetof(struct tlog_writer, tile_upsert),
@@ -459,8 +394,9 @@ static enum l3af_status prepare_all(struct tlog_writer *w, struct l3af_err *err)
 
 void tlog_writer_close(struct tlog_writer *w)
 {
+	tlog_dedup_close(w->dedup);
 	sqlite3_stmt *all[] = {w->begin, w->commit, w->rollback, w->entry_insert,
-			       w->entry_select, w->dedup_select, w->dedup_insert,
+			       w->entry_select, w->dedup_insert,
 			       w->tile_upsert, w->checkpoint_insert};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -506,5 +442,7 @@ enum l3af_status tlog_writer_open(struct tlog *log, const char *db_path, unsigne
 		rc = published_open(log, err);
 	if (rc == L3AF_OK)
 		rc = tlog_selfcheck(log, flags, err);
+	if (rc == L3AF_OK)
+		rc = tlog_dedup_open(log->w, tlog_dedup_generation, err);
 	return rc;
 }

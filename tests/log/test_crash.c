@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "signer.h"
+#include "tlog_internal.h" /* white box: tlog_dedup_generation */
 
 #define MAX_ACKS 400000
 #define MAX_CPS 20000
@@ -60,6 +61,8 @@ static void child(const char *dir, uint64_t first_id, unsigned seed, int fd)
 	uint64_t ids[300], idx[300], next = first_id;
 
 	srand(seed);
+	/* Small dedup generations, so kills land in every phase of a flush. */
+	tlog_dedup_generation = 700;
 	if (tlog_open(dir, TLOG_OPEN_WRITER, &log, NULL) != L3AF_OK)
 		_exit(3);
 	for (;;) {
@@ -182,6 +185,7 @@ static void check_oracle(const char *dir)
 	char *note = NULL;
 	size_t note_len = 0;
 
+	tlog_dedup_generation = 700;
 	if (tlog_open(dir, TLOG_OPEN_WRITER, &log, &err) != L3AF_OK)
 		fail_msg("reopen after kill: %s", err.msg);
 	uint64_t size = tlog_size(log);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "signer.h"
+#include "tlog_internal.h" /* white box: tlog_dedup_generation */
 
 typedef uint8_t hash_t[TLOG_HASH_BYTES];
 
@@ -270,6 +271,42 @@ static void test_dedup_and_failed_batch(void **state)
 	check_root_and_proofs(f, 0, NULL);
 }
 
+static void report_line(void *ctx, const char *line);
+
+/* Small generations: keys move from memory to the table many times, across
+ * restarts; every earlier entry is still found, and fsck sees the table. */
+static void test_dedup_generations(void **state)
+{
+	struct fixture *f = *state;
+	struct l3af_err err = {0};
+	int problems = 0;
+
+	tlog_close(f->log);
+	tlog_dedup_generation = 50;
+	assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
+	for (uint64_t round = 0; round < 12; round++) {
+		uint64_t n = 1 + round * 37 % 180;
+		append_range(f, f->size, f->size + n);
+		/* Every earlier entry, again: same index, nothing appended. */
+		for (uint64_t i = 0; i < f->size; i += 1 + round) {
+			uint8_t buf[256];
+			struct tlog_entry e = {buf, tu_entry(i, buf)};
+			uint64_t idx = UINT64_MAX;
+			assert_int_equal(tlog_append(f->log, &e, 1, &idx, NULL), L3AF_OK);
+			assert_int_equal(idx, i);
+		}
+		assert_int_equal(tlog_size(f->log), f->size);
+		if (round % 3 == 2) {
+			tlog_close(f->log);
+			assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
+		}
+	}
+	tlog_dedup_generation = TLOG_DEDUP_GENERATION;
+	assert_int_equal(tlog_fsck(f->dir, report_line, &problems, NULL), L3AF_OK);
+	assert_int_equal(problems, 0);
+	check_all_tiles(f);
+}
+
 static void report_line(void *ctx, const char *line)
 {
 	fprintf(stderr, "fsck: %s\n", line);
@@ -349,6 +386,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tiles_around_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup_and_failed_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_lock_fsck_export, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_generations, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }
