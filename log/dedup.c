@@ -30,10 +30,16 @@ struct dd_pair {
 	uint64_t idx;
 };
 
+/* One cache line holds four slots; key and index side by side. */
+struct dd_slot {
+	uint64_t key;
+	uint64_t idx1;
+};
+
 struct tlog_dedup {
 	size_t generation;        /* entries per in-memory generation */
 	/* active: open addressing, linear probing; idx1 = index + 1, 0 = empty */
-	uint64_t *keys, *idx1;
+	struct dd_slot *slots;
 	size_t cap, count;
 	/* frozen: sorted by key; [flushed, nfrozen) not yet in the table */
 	struct dd_pair *frozen;
@@ -61,10 +67,9 @@ static void active_put(struct tlog_dedup *d, uint64_t key, uint64_t idx)
 {
 	size_t s = slot_of(d, key);
 
-	while (d->idx1[s])
+	while (d->slots[s].idx1)
 		s = (s + 1) & (d->cap - 1);
-	d->keys[s] = key;
-	d->idx1[s] = idx + 1;
+	d->slots[s] = (struct dd_slot){key, idx + 1};
 	d->count++;
 }
 
@@ -91,12 +96,13 @@ static enum l3af_status find_active(struct tlog_writer *w, uint64_t key, const s
 	struct tlog_dedup *d = w->dedup;
 	enum l3af_status rc = L3AF_OK;
 
-	for (size_t s = slot_of(d, key); d->idx1[s] && rc == L3AF_OK; s = (s + 1) & (d->cap - 1)) {
-		if (d->keys[s] != key)
+	for (size_t s = slot_of(d, key); d->slots[s].idx1 && rc == L3AF_OK;
+	     s = (s + 1) & (d->cap - 1)) {
+		if (d->slots[s].key != key)
 			continue;
-		rc = same_entry(w, d->idx1[s] - 1, e, found, err);
+		rc = same_entry(w, d->slots[s].idx1 - 1, e, found, err);
 		if (rc == L3AF_OK && *found) {
-			*index = d->idx1[s] - 1;
+			*index = d->slots[s].idx1 - 1;
 			return L3AF_OK;
 		}
 	}
@@ -110,12 +116,15 @@ static enum l3af_status find_frozen(struct tlog_writer *w, uint64_t key, const s
 	size_t lo = d->flushed, hi = d->nfrozen;
 	enum l3af_status rc = L3AF_OK;
 
-	while (lo < hi) { /* first pair with pair.key >= key */
-		size_t mid = lo + (hi - lo) / 2;
-		if (d->frozen[mid].key < key)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* Keys are uniform, so start where the key would sit and walk: one or
+	 * two cache misses instead of a binary search's twenty. */
+	if (lo < hi) {
+		size_t guess = lo + (size_t)(((unsigned __int128)key * (hi - lo)) >> 64);
+		while (guess > lo && d->frozen[guess - 1].key >= key)
+			guess--;
+		while (guess < hi && d->frozen[guess].key < key)
+			guess++;
+		lo = guess;
 	}
 	for (; lo < d->nfrozen && d->frozen[lo].key == key && rc == L3AF_OK; lo++) {
 		rc = same_entry(w, d->frozen[lo].idx, e, found, err);
@@ -189,12 +198,12 @@ static enum l3af_status freeze(struct tlog_dedup *d, struct l3af_err *err)
 	size_t n = 0;
 
 	for (size_t s = 0; s < d->cap; s++)
-		if (d->idx1[s])
-			d->frozen[n++] = (struct dd_pair){d->keys[s], d->idx1[s] - 1};
+		if (d->slots[s].idx1)
+			d->frozen[n++] = (struct dd_pair){d->slots[s].key, d->slots[s].idx1 - 1};
 	qsort(d->frozen, n, sizeof(*d->frozen), pair_cmp);
 	d->nfrozen = n;
 	d->flushed = 0;
-	memset(d->idx1, 0, d->cap * sizeof(*d->idx1));
+	memset(d->slots, 0, d->cap * sizeof(*d->slots));
 	d->count = 0;
 	return n <= d->generation * 2 ? L3AF_OK
 				      : l3af_fail(err, L3AF_E_INTERNAL, "dedup: generation overflow");
@@ -214,6 +223,17 @@ static enum l3af_status set_upto(struct tlog_writer *w, uint64_t upto, struct l3
 	return L3AF_OK;
 }
 
+static int insert_pair(struct tlog_writer *w, uint64_t key, uint64_t idx)
+{
+	int step;
+
+	sqlite3_bind_int64(w->dedup_insert, 1, (int64_t)key);
+	sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)idx);
+	step = sqlite3_step(w->dedup_insert);
+	sqlite3_reset(w->dedup_insert);
+	return step;
+}
+
 /* Move up to budget frozen pairs into the table, in key order. When the
  * frozen array is empty, dedup_upto moves to where the active one starts. */
 static enum l3af_status flush_slice(struct tlog_writer *w, size_t budget, struct l3af_err *err)
@@ -225,24 +245,24 @@ static enum l3af_status flush_slice(struct tlog_writer *w, size_t budget, struct
 	for (size_t n = 0; n < budget && d->flushed < d->nfrozen && rc == L3AF_OK; n++) {
 		struct dd_pair *p = &d->frozen[d->flushed];
 		uint64_t key = p->key;
-		bool found = false;
-		uint64_t ignored;
-		rc = probe_table(w, key, NULL, &found, &ignored, &key, err);
-		if (rc == L3AF_OK) {
-			sqlite3_bind_int64(w->dedup_insert, 1, (int64_t)key);
-			sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)p->idx);
-			if (sqlite3_step(w->dedup_insert) != SQLITE_DONE)
-				rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
-			sqlite3_reset(w->dedup_insert);
+		int step = insert_pair(w, key, p->idx);
+		if (step == SQLITE_CONSTRAINT) {
+			/* Taken by an equal prefix: the next free key after it. */
+			bool found = false;
+			uint64_t ignored;
+			rc = probe_table(w, key, NULL, &found, &ignored, &key, err);
+			step = rc == L3AF_OK ? insert_pair(w, key, p->idx) : SQLITE_DONE;
 		}
+		if (rc == L3AF_OK && step != SQLITE_DONE)
+			rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
 		d->flushed++;
 	}
 	if (rc != L3AF_OK || d->flushed < d->nfrozen || d->nfrozen == 0)
 		return rc;
 	/* Drained: everything not in the active table is now in the table. */
 	for (size_t s = 0; s < d->cap; s++)
-		if (d->idx1[s] && d->idx1[s] - 1 < lowest_active)
-			lowest_active = d->idx1[s] - 1;
+		if (d->slots[s].idx1 && d->slots[s].idx1 - 1 < lowest_active)
+			lowest_active = d->slots[s].idx1 - 1;
 	d->nfrozen = d->flushed = 0;
 	return set_upto(w, lowest_active == UINT64_MAX ? w->size : lowest_active, err);
 }
@@ -280,7 +300,7 @@ enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 	enum l3af_status rc = L3AF_OK;
 	int64_t upto = 0;
 
-	memset(d->idx1, 0, d->cap * sizeof(*d->idx1));
+	memset(d->slots, 0, d->cap * sizeof(*d->slots));
 	d->count = d->nfrozen = d->flushed = 0;
 	if (sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = 'dedup_upto'", -1, &st,
 			       NULL) != SQLITE_OK ||
@@ -325,10 +345,9 @@ enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struc
 	d->generation = generation;
 	for (d->cap = 16; d->cap < generation * 2; d->cap <<= 1)
 		;
-	d->keys = l3af_malloc(d->cap * sizeof(*d->keys));
-	d->idx1 = l3af_calloc(d->cap, sizeof(*d->idx1));
+	d->slots = l3af_calloc(d->cap, sizeof(*d->slots));
 	d->frozen = l3af_malloc(2 * generation * sizeof(*d->frozen));
-	if (!d->keys || !d->idx1 || !d->frozen)
+	if (!d->slots || !d->frozen)
 		return l3af_fail(err, L3AF_E_NOMEM, "dedup: out of memory for %zu entries",
 				 generation);
 	if (sqlite3_prepare_v3(w->db, "SELECT idx FROM dedup WHERE key = ?", -1,
@@ -345,8 +364,7 @@ void tlog_dedup_close(struct tlog_dedup *d)
 		return;
 	sqlite3_finalize(d->probe);
 	sqlite3_finalize(d->meta_set);
-	l3af_free(d->keys);
-	l3af_free(d->idx1);
+	l3af_free(d->slots);
 	l3af_free(d->frozen);
 	l3af_free(d);
 }
