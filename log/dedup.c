@@ -109,6 +109,33 @@ static enum l3af_status find_active(struct tlog_writer *w, uint64_t key, const s
 	return rc;
 }
 
+/* First position in [lo, hi) whose key is >= key (keys sorted, and
+ * frozen[lo].key <= key <= frozen[hi - 1].key). */
+static size_t lower_bound(const struct dd_pair *a, size_t lo, size_t hi, uint64_t key)
+{
+	uint64_t kmin = a[lo].key, span = a[hi - 1].key - kmin;
+	size_t n = hi - lo, g = lo;
+
+	if (span)
+		g = lo + (size_t)(((unsigned __int128)(key - kmin) * (n - 1)) / span);
+	for (int steps = 0; steps < 32; steps++) {
+		if (g > lo && a[g - 1].key >= key)
+			g--;
+		else if (g < hi && a[g].key < key)
+			g++;
+		else
+			return g;
+	}
+	while (lo < hi) { /* the guess was poor: binary search */
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static enum l3af_status find_frozen(struct tlog_writer *w, uint64_t key, const struct tlog_entry *e,
 				    bool *found, uint64_t *index, struct l3af_err *err)
 {
@@ -116,16 +143,12 @@ static enum l3af_status find_frozen(struct tlog_writer *w, uint64_t key, const s
 	size_t lo = d->flushed, hi = d->nfrozen;
 	enum l3af_status rc = L3AF_OK;
 
-	/* Keys are uniform, so start where the key would sit and walk: one or
-	 * two cache misses instead of a binary search's twenty. */
-	if (lo < hi) {
-		size_t guess = lo + (size_t)(((unsigned __int128)key * (hi - lo)) >> 64);
-		while (guess > lo && d->frozen[guess - 1].key >= key)
-			guess--;
-		while (guess < hi && d->frozen[guess].key < key)
-			guess++;
-		lo = guess;
-	}
+	/* Keys are uniform, so guess where the key sits within the remaining
+	 * part's key range and walk a few steps (one or two cache misses);
+	 * fall back to a binary search if the walk runs long. */
+	if (lo >= hi || key < d->frozen[lo].key || key > d->frozen[hi - 1].key)
+		return L3AF_OK;
+	lo = lower_bound(d->frozen, lo, hi, key);
 	for (; lo < d->nfrozen && d->frozen[lo].key == key && rc == L3AF_OK; lo++) {
 		rc = same_entry(w, d->frozen[lo].idx, e, found, err);
 		if (rc == L3AF_OK && *found) {
