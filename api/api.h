@@ -1,0 +1,108 @@
+/*
+ * api.h - the l3af-tlog HTTP read API: a libmicrohttpd server that serves a
+ * stored log as c2sp.org/tlog-tiles resources.
+ *
+ *   GET /checkpoint                  the latest signed checkpoint note
+ *   GET /tile/<L>/<N>[.p/<W>]        Merkle tree tiles
+ *   GET /tile/entries/<N>[.p/<W>]    entry bundles
+ *   GET /healthz                     liveness: {"status":"ok","size":N}
+ *
+ * HEAD is accepted wherever GET is. Answers:
+ *   200  the resource; tiles and bundles are byte-identical to tlog_tile_read
+ *        and cached as immutable, the checkpoint is never cached
+ *   400  malformed tile path (not canonical c2sp.org/tlog-tiles: leading
+ *        zeros, bad groups, W outside 1..255, percent-encoding, "..", junk)
+ *   404  unknown path, or a tile/bundle the published tree does not hold
+ *   405  a known path with a method other than GET or HEAD (with Allow)
+ *   413  a request that carries a body (never read)
+ *   500  damaged data or an I/O failure in the log (generic message)
+ *   503  out of memory while answering
+ * Errors are JSON, {"error":{"code":"...","message":"..."}}, never cached.
+ *
+ * The server never prints. Internal failures (damaged data, I/O errors) are
+ * answered with a generic 500 and reported in detail to the optional
+ * diagnostics callback of struct api_config.
+ */
+#ifndef L3AF_API_H
+#define L3AF_API_H
+
+#include <stdint.h>
+
+#include "l3af.h"
+#include "tlog.h"
+
+#define API_DEFAULT_LISTEN "127.0.0.1:8080"
+#define API_DEFAULT_THREADS 2u        /* MHD thread pool size */
+#define API_DEFAULT_CONN_LIMIT 1024u  /* open connections, all clients */
+#define API_DEFAULT_PER_IP_LIMIT 64u  /* open connections per client address */
+#define API_DEFAULT_TIMEOUT_S 10u     /* see api_config.timeout_s */
+#define API_THREADS_MAX 64u
+#define API_CONN_MEMORY_BYTES (16u * 1024u) /* per-connection buffer cap */
+
+/* A running server (opaque). */
+struct api_server;
+
+/*
+ * Server settings. A zero field (or NULL listen) means its API_DEFAULT_*.
+ *
+ * listen: "HOST:PORT" with an IPv4 address or host name, or "[IPV6]:PORT".
+ * Port 0 picks a free port (read it back with api_server_port).
+ *
+ * timeout_s: a client must send each request's complete header within this
+ * many seconds of the connection opening or of its previous response; a
+ * connection that is idle (or only trickles bytes) for longer is closed.
+ * This bounds slow-header ("slowloris") clients as well as idle keep-alive
+ * connections.
+ *
+ * diag: optional; called with one line (no newline) for each internal
+ * failure and each libmicrohttpd message. It runs on server threads, possibly
+ * concurrently, so it must be thread safe. The strings are borrowed for the
+ * duration of the call.
+ */
+struct api_config {
+	const char *listen;
+	unsigned threads;
+	unsigned conn_limit;
+	unsigned per_ip_limit;
+	unsigned timeout_s;
+	void (*diag)(void *ctx, const char *line);
+	void *diag_ctx;
+};
+
+/*
+ * Bind cfg->listen and start serving `log` on server threads. `log` is
+ * borrowed: it must stay open until api_server_stop returns. cfg (which may be
+ * NULL for all defaults) is copied; cfg->listen need not outlive the call.
+ * On success *out receives the server; free it with api_server_stop.
+ *
+ * Returns L3AF_OK; L3AF_E_INVALID for a malformed listen address or a limit
+ * out of range (threads > API_THREADS_MAX); L3AF_E_IO if the address cannot be
+ * resolved or bound (e.g. already in use), with the cause in err;
+ * L3AF_E_NOMEM. On failure *out is untouched and nothing is left running.
+ *
+ * Thread safety: may run concurrently with other calls on other servers.
+ */
+enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg,
+				  struct api_server **out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+
+/*
+ * Check the syntax of a listen address ("HOST:PORT" or "[IPV6]:PORT", port
+ * 0..65535 in canonical decimal) without resolving or binding it, so that a
+ * program can refuse a bad value before doing anything else. L3AF_OK or
+ * L3AF_E_INVALID (err names the problem). Thread safe.
+ */
+enum l3af_status api_listen_check(const char *listen, struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* The TCP port the server is bound to (the real one when cfg->listen asked
+ * for port 0). Thread safe. */
+uint16_t api_server_port(const struct api_server *srv);
+
+/*
+ * Stop accepting, close every connection, wait for the server threads and
+ * free srv. NULL is fine. After it returns the log may be closed. Must not be
+ * called from the diag callback or concurrently with itself on one server.
+ */
+void api_server_stop(struct api_server *srv);
+
+#endif

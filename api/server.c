@@ -1,0 +1,769 @@
+/*
+ * server.c - the read API of a stored log over HTTP (libmicrohttpd 0.9.75),
+ * following c2sp.org/tlog-tiles (editor's copy as of 2025; sections
+ * "Checkpoints", "Merkle Tree", "Partial Tiles", "Log entries").
+ *
+ * Request flow:
+ *
+ *   on_request (1st call, headers complete)
+ *     -> no body: remember the request, return MHD_YES (see KEEP-ALIVE)
+ *     -> body:    answer now (the connection is closed afterwards, the body
+ *                 is never read or buffered)
+ *   on_request (2nd call) -> respond: route table -> method -> serve_*
+ *
+ * KEEP-ALIVE: MHD answers "Connection: close" when a response is queued on the
+ * first handler call for a request (measured: 5.6x fewer requests/s, see
+ * shared/research/limits.md section 4), so responses are queued on the second
+ * call.
+ *
+ * Security properties:
+ *  - Paths are matched raw: the URL unescape callback is a no-op, so a
+ *    percent-encoded tile path never aliases a canonical one; it is a 400.
+ *  - Tile paths go through the strict tlog_tile_path_parse; what the
+ *    published tree does not hold is a 404 and never reaches storage.
+ *  - Request bodies are refused (413) without being read.
+ *  - Memory per connection is capped (API_CONN_MEMORY_BYTES), as are
+ *    connections in total and per client address.
+ *  - A watchdog closes any connection that has not delivered a complete
+ *    request header within timeout_s of opening or of its last response:
+ *    MHD's own timeout only fires on silence, so it would let a client that
+ *    sends one byte a second hold a connection forever.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define HOST_MAX 256                 /* host part of a listen address */
+#define DIAG_LINE_MAX 600            /* one diagnostics line */
+#define ERROR_BODY_MAX 768           /* one JSON error document */
+#define ALLOWED_METHODS "GET, HEAD"
+
+/*
+ * Header sets per resource kind. tlog-tiles "Checkpoints": text/plain;
+ * charset=utf-8, mutable, "headers SHOULD prevent caching beyond a few
+ * seconds" (we allow none: witnesses and monitors want the newest). Tiles and
+ * entry bundles: application/octet-stream, "immutable, so its caching headers
+ * SHOULD be long-lived" (a partial tile .p/W has fixed bytes too). Errors are
+ * never cached: a 404 for a tile beyond the tree turns into a 200 later.
+ */
+struct body_kind {
+	const char *type;
+	const char *cache;
+};
+static const struct body_kind KIND_CHECKPOINT = {"text/plain; charset=utf-8", "no-store"};
+static const struct body_kind KIND_TILE = {"application/octet-stream",
+					   "public, max-age=31536000, immutable"};
+static const struct body_kind KIND_JSON = {"application/json", "no-store"};
+
+/* One open connection, as the slow-header watchdog sees it. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	bool cut;                        /* the watchdog already shut it down */
+	_Atomic uint64_t idle_since_ns;  /* 0 while a request is being answered */
+};
+
+struct api_server {
+	struct tlog *log;                /* borrowed */
+	struct MHD_Daemon *mhd;
+	struct api_config cfg;           /* defaults filled in; listen unused */
+	uint64_t timeout_ns;
+	uint16_t port;
+	/* lock guards everything below */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct conn *conns;
+	bool stopping;
+	bool watchdog_running;
+	pthread_t watchdog;
+	bool starting;                   /* collect MHD's first message in start_msg */
+	char start_msg[DIAG_LINE_MAX];
+};
+
+/* Markers for the per-request pointer MHD keeps for us (*con_cls). */
+static char req_waiting, req_answered;
+
+/* ---- diagnostics ---------------------------------------------------------- */
+
+static void diag(struct api_server *s, const char *fmt, ...) L3AF_PRINTF(2, 3);
+static void diag(struct api_server *s, const char *fmt, ...)
+{
+	char line[DIAG_LINE_MAX];
+	va_list ap;
+
+	if (!s->cfg.diag)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->cfg.diag(s->cfg.diag_ctx, line);
+}
+
+/* MHD's error log: kept for api_server_start's error while starting, then
+ * forwarded to the diag callback. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) L3AF_PRINTF(2, 0);
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct api_server *s = cls;
+	char line[DIAG_LINE_MAX];
+	bool starting;
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	pthread_mutex_lock(&s->lock);
+	starting = s->starting;
+	if (starting && s->start_msg[0] == '\0')
+		snprintf(s->start_msg, sizeof(s->start_msg), "%s", line);
+	pthread_mutex_unlock(&s->lock);
+	if (!starting) /* else api_server_start reports it through err */
+		diag(s, "microhttpd: %s", line);
+}
+
+/* ---- responses ------------------------------------------------------------ */
+
+/* Add the kind's headers (and Allow, if given) and queue; consumes resp. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
+			     struct MHD_Response *resp, const struct body_kind *kind,
+			     const char *allow)
+{
+	enum MHD_Result ret = MHD_NO;
+
+	if (!resp)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, kind->type) != MHD_YES)
+		goto out;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, kind->cache) != MHD_YES)
+		goto out;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff") !=
+	    MHD_YES)
+		goto out;
+	if (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+		goto out;
+	ret = MHD_queue_response(c, status, resp);
+out:
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Queue a body we allocated (l3af_malloc); MHD frees it after sending. */
+static enum MHD_Result send_owned(struct MHD_Connection *c, unsigned status,
+				  const struct body_kind *kind, void *body, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback(len, body, l3af_free);
+
+	if (!resp)
+		l3af_free(body);
+	return queue(c, status, resp, kind, NULL);
+}
+
+static enum MHD_Result send_copy(struct MHD_Connection *c, unsigned status,
+				 const struct body_kind *kind, const char *body, size_t len,
+				 const char *allow)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+
+	return queue(c, status, resp, kind, allow);
+}
+
+/* A bounded text buffer for one JSON error document. */
+struct text {
+	char buf[ERROR_BODY_MAX];
+	size_t n;
+};
+
+static void put_raw(struct text *t, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len > sizeof(t->buf) - t->n)
+		len = sizeof(t->buf) - t->n;
+	memcpy(t->buf + t->n, s, len);
+	t->n += len;
+}
+
+/* Append s as a JSON string, quoted and escaped, truncated to leave room for
+ * `reserve` more bytes. Bytes that are not printable ASCII become '?': our
+ * messages are ASCII, and the document must stay valid UTF-8 whatever a lower
+ * layer put in a message. */
+static void put_quoted(struct text *t, const char *s, size_t reserve)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t end = sizeof(t->buf) - reserve - 1; /* room for the closing quote */
+
+	t->buf[t->n++] = '"';
+	for (; *s && t->n + 6 <= end; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			t->buf[t->n++] = '\\';
+			t->buf[t->n++] = (char)ch;
+		} else if (ch < 0x20) {
+			memcpy(t->buf + t->n, "\\u00", 4);
+			t->buf[t->n + 4] = hex[ch >> 4];
+			t->buf[t->n + 5] = hex[ch & 15];
+			t->n += 6;
+		} else {
+			t->buf[t->n++] = (char)(ch < 0x7f ? ch : '?');
+		}
+	}
+	t->buf[t->n++] = '"';
+}
+
+/* {"error":{"code":"...","message":"..."}} */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+				  const char *message, const char *allow)
+{
+	struct text t = {.n = 0};
+
+	put_raw(&t, "{\"error\":{\"code\":");
+	put_quoted(&t, code, 256);
+	put_raw(&t, ",\"message\":");
+	put_quoted(&t, message, 4);
+	put_raw(&t, "}}\n");
+	return send_copy(c, status, &KIND_JSON, t.buf, t.n, allow);
+}
+
+/* How a failed tlog call is answered. Anything not listed is a 500: stored
+ * data damaged, I/O failed, or a bug; never bad input. */
+static const struct status_map {
+	enum l3af_status rc;
+	unsigned http;
+	const char *code;
+	bool internal; /* detail goes to diag only, the client gets a generic text */
+} status_map[] = {
+	{L3AF_E_INVALID, MHD_HTTP_BAD_REQUEST, "bad_request", false},
+	{L3AF_E_NOTFOUND, MHD_HTTP_NOT_FOUND, "not_found", false},
+	{L3AF_E_NOMEM, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", true},
+	{L3AF_E_LIMIT, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", true},
+	{L3AF_E_BUSY, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", true},
+};
+static const struct status_map status_internal = {L3AF_E_INTERNAL,
+						  MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", true};
+
+static enum MHD_Result send_failure(struct api_server *s, struct MHD_Connection *c,
+				    const char *url, enum l3af_status rc,
+				    const struct l3af_err *err)
+{
+	const struct status_map *m = &status_internal;
+
+	for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]); i++)
+		if (status_map[i].rc == rc)
+			m = &status_map[i];
+	if (!m->internal)
+		return send_error(c, m->http, m->code, err->msg, NULL);
+	diag(s, "%s: %s (%s)", url, err->msg, l3af_status_name(rc));
+	return send_error(c, m->http, m->code,
+			  m->http == MHD_HTTP_SERVICE_UNAVAILABLE
+				  ? "the server is overloaded; retry later"
+				  : "internal error; the operator has the details",
+			  NULL);
+}
+
+/* ---- routes --------------------------------------------------------------- */
+
+static enum MHD_Result serve_checkpoint(struct api_server *s, struct MHD_Connection *c,
+					const char *url)
+{
+	struct l3af_err err = {0};
+	char *note = NULL;
+	size_t len = 0;
+	enum l3af_status rc = tlog_checkpoint_get(s->log, &note, &len, &err);
+
+	if (rc != L3AF_OK)
+		return send_failure(s, c, url, rc, &err);
+	return send_owned(c, MHD_HTTP_OK, &KIND_CHECKPOINT, note, len);
+}
+
+/* /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (tlog-tiles "Merkle
+ * Tree", "Log entries"). Entry bundles are sent uncompressed for now. */
+static enum MHD_Result serve_tile(struct api_server *s, struct MHD_Connection *c,
+				  const char *url)
+{
+	struct l3af_err err = {0};
+	struct tlog_tile_id id;
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	enum l3af_status rc = tlog_tile_path_parse(url + 1, strlen(url + 1), &id, &err);
+
+	if (rc != L3AF_OK)
+		return send_error(c, MHD_HTTP_BAD_REQUEST, "bad_tile_path", err.msg, NULL);
+	rc = tlog_tile_read(s->log, &id, &bytes, &len, &err);
+	if (rc != L3AF_OK)
+		return send_failure(s, c, url, rc, &err);
+	return send_owned(c, MHD_HTTP_OK, &KIND_TILE, bytes, len);
+}
+
+static enum MHD_Result serve_healthz(struct api_server *s, struct MHD_Connection *c,
+				     const char *url)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"size\":%llu}\n",
+			 (unsigned long long)tlog_size(s->log));
+
+	return send_copy(c, MHD_HTTP_OK, &KIND_JSON, body, (size_t)n, NULL);
+}
+
+static const struct route {
+	const char *path; /* exact path, or a prefix when prefix is set */
+	bool prefix;
+	enum MHD_Result (*serve)(struct api_server *s, struct MHD_Connection *c,
+				 const char *url);
+} routes[] = {
+	{"/checkpoint", false, serve_checkpoint},
+	{"/tile/", true, serve_tile},
+	{"/healthz", false, serve_healthz},
+};
+
+static const struct route *route_find(const char *url)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+		size_t n = strlen(r->path);
+		if (strncmp(url, r->path, n) == 0 && (r->prefix || url[n] == '\0'))
+			return r;
+	}
+	return NULL;
+}
+
+static bool method_allowed(const char *method)
+{
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+static enum MHD_Result respond(struct api_server *s, struct MHD_Connection *c,
+			       const char *url, const char *method, bool has_body)
+{
+	const struct route *r = route_find(url);
+
+	if (!r)
+		return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such resource", NULL);
+	if (!method_allowed(method))
+		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				  "only GET and HEAD are allowed here", ALLOWED_METHODS);
+	if (has_body)
+		return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body_not_allowed",
+				  "this resource takes no request body", NULL);
+	return r->serve(s, c, url);
+}
+
+/* Does the request announce a body (Content-Length other than 0, or any
+ * Transfer-Encoding)? */
+static bool request_has_body(struct MHD_Connection *c)
+{
+	const char *len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return true;
+	return len && strcmp(len, "0") != 0;
+}
+
+/* ---- connection tracking (the slow-header watchdog's view) ----------------- */
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+static uint64_t now_nonzero(void)
+{
+	uint64_t t = l3af_now_ns();
+
+	return t ? t : 1;
+}
+
+static void conn_track(struct api_server *s, struct MHD_Connection *c, void **slot)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct conn *k;
+
+	if (!info)
+		return;
+	k = l3af_calloc(1, sizeof(*k));
+	if (!k) {
+		/* Untracked connections could hold a slot forever: refuse. */
+		diag(s, "connection refused: out of memory");
+		shutdown(info->connect_fd, SHUT_RDWR);
+		return;
+	}
+	k->fd = info->connect_fd;
+	atomic_store(&k->idle_since_ns, now_nonzero());
+	pthread_mutex_lock(&s->lock);
+	k->next = s->conns;
+	if (s->conns)
+		s->conns->prev = k;
+	s->conns = k;
+	pthread_mutex_unlock(&s->lock);
+	*slot = k;
+}
+
+/* MHD calls CLOSED before it closes the socket, so while k is in the list
+ * (under the lock) its fd is still this connection's. */
+static void conn_untrack(struct api_server *s, struct conn *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		s->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&s->lock);
+	l3af_free(k);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	struct api_server *s = cls;
+
+	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+		conn_track(s, c, socket_context);
+		return;
+	}
+	conn_untrack(s, *socket_context);
+	*socket_context = NULL;
+}
+
+/* The response is sent (or the request failed): the connection is idle. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn *k = conn_of(c);
+
+	if (k)
+		atomic_store(&k->idle_since_ns, now_nonzero());
+	*req = NULL;
+}
+
+/* Shut down connections idle past the deadline; caller holds s->lock. */
+static void cut_late(struct api_server *s, uint64_t now)
+{
+	for (struct conn *k = s->conns; k; k = k->next) {
+		uint64_t since = atomic_load(&k->idle_since_ns);
+		/* since > now: the connection went idle after we read the clock */
+		if (since == 0 || k->cut || since >= now || now - since <= s->timeout_ns)
+			continue;
+		/* MHD sees end of stream and closes the connection itself. */
+		shutdown(k->fd, SHUT_RDWR);
+		k->cut = true;
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct api_server *s = arg;
+	uint64_t tick = s->timeout_ns / 4;
+
+	if (tick > 1000000000ull)
+		tick = 1000000000ull;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		struct timespec at;
+		cut_late(s, l3af_now_ns());
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += (time_t)(tick / 1000000000ull);
+		at.tv_nsec += (long)(tick % 1000000000ull);
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->lock, &at);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* ---- the MHD handler -------------------------------------------------------- */
+
+/* Serve paths exactly as sent: no percent-decoding (see the file comment). */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	return strlen(s);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **req)
+{
+	struct api_server *s = cls;
+	bool late_body;
+
+	if (*req == &req_answered) {
+		/* Body bytes after a refusal: drop them unread. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*req == NULL) {
+		struct conn *k = conn_of(c);
+		if (k)
+			atomic_store(&k->idle_since_ns, 0);
+		if (!request_has_body(c)) {
+			*req = &req_waiting; /* KEEP-ALIVE: answer on the next call */
+			return MHD_YES;
+		}
+		*req = &req_answered;
+		return respond(s, c, url, method, true);
+	}
+	late_body = *upload_data_size != 0;
+	*upload_data_size = 0;
+	*req = &req_answered;
+	return respond(s, c, url, method, late_body);
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+/* Split "HOST:PORT" / "[V6]:PORT" into host and a canonical port number. */
+static enum l3af_status listen_split(const char *text, char host[static HOST_MAX],
+				     bool *v6, uint64_t *port, struct l3af_err *err)
+{
+	const char *colon = strrchr(text, ':');
+	const char *h = text, *h_end = colon;
+	size_t hlen;
+
+	if (!colon)
+		return l3af_fail(err, L3AF_E_INVALID, "listen address '%s': want HOST:PORT", text);
+	*v6 = text[0] == '[';
+	if (*v6) {
+		h = text + 1;
+		h_end = colon - 1;
+		if (h_end < h || *h_end != ']')
+			return l3af_fail(err, L3AF_E_INVALID,
+					 "listen address '%s': want [IPV6]:PORT", text);
+	}
+	hlen = (size_t)(h_end - h);
+	if (hlen == 0 || hlen >= HOST_MAX)
+		return l3af_fail(err, L3AF_E_INVALID, "listen address '%s': empty or long host",
+				 text);
+	if (!*v6 && memchr(h, ':', hlen))
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "listen address '%s': write an IPv6 host in [brackets]", text);
+	if (l3af_parse_u64(colon + 1, strlen(colon + 1), 65535, port) != L3AF_OK)
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "listen address '%s': port must be 0..65535 without leading zeros",
+				 text);
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return L3AF_OK;
+}
+
+/* getaddrinfo answers that mean "no such host/address", not "could not ask". */
+static bool gai_is_bad_input(int gai)
+{
+	return gai == EAI_NONAME || gai == EAI_FAMILY || gai == EAI_ADDRFAMILY ||
+	       gai == EAI_NODATA;
+}
+
+static enum l3af_status listen_resolve(const char *text, struct sockaddr_storage *addr,
+				       uint16_t *port_out, struct l3af_err *err)
+{
+	char host[HOST_MAX], service[8];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	uint64_t port = 0;
+	bool v6 = false;
+	int gai;
+	enum l3af_status rc = listen_split(text, host, &v6, &port, err);
+
+	if (rc != L3AF_OK)
+		return rc;
+	if (v6) {
+		hints.ai_family = AF_INET6;
+		hints.ai_flags |= AI_NUMERICHOST;
+	}
+	*port_out = (uint16_t)port;
+	snprintf(service, sizeof(service), "%u", (unsigned)port);
+	gai = getaddrinfo(host, service, &hints, &res);
+	if (gai != 0)
+		return l3af_fail(err, gai_is_bad_input(gai) ? L3AF_E_INVALID : L3AF_E_IO,
+				 "listen address '%s': %s", text,
+				 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+	if (res->ai_addrlen > sizeof(*addr))
+		rc = l3af_fail(err, L3AF_E_INTERNAL, "listen address '%s': address too long", text);
+	else
+		memcpy(addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return rc;
+}
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+static enum l3af_status config_fill(const struct api_config *in, struct api_config *out,
+				    struct l3af_err *err)
+{
+	static const struct api_config none;
+
+	*out = in ? *in : none;
+	out->listen = NULL; /* not kept: the caller's string may go away */
+	out->threads = or_default(out->threads, API_DEFAULT_THREADS);
+	out->conn_limit = or_default(out->conn_limit, API_DEFAULT_CONN_LIMIT);
+	out->per_ip_limit = or_default(out->per_ip_limit, API_DEFAULT_PER_IP_LIMIT);
+	out->timeout_s = or_default(out->timeout_s, API_DEFAULT_TIMEOUT_S);
+	if (out->threads > API_THREADS_MAX)
+		return l3af_fail(err, L3AF_E_INVALID, "server: %u threads (at most %u)",
+				 out->threads, API_THREADS_MAX);
+	if (out->timeout_s > 86400)
+		return l3af_fail(err, L3AF_E_INVALID, "server: timeout %u s (at most 86400)",
+				 out->timeout_s);
+	return L3AF_OK;
+}
+
+static enum l3af_status server_new(struct tlog *log, const struct api_config *cfg,
+				   struct api_server **out, struct l3af_err *err)
+{
+	struct api_server *s = l3af_calloc(1, sizeof(*s));
+	pthread_condattr_t attr;
+
+	if (!s)
+		return l3af_fail(err, L3AF_E_NOMEM, "server: out of memory");
+	s->log = log;
+	s->cfg = *cfg;
+	s->timeout_ns = (uint64_t)cfg->timeout_s * 1000000000ull;
+	pthread_mutex_init(&s->lock, NULL);
+	/* The watchdog's deadlines are on the monotonic clock, like l3af_now_ns. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	*out = s;
+	return L3AF_OK;
+}
+
+static enum l3af_status watchdog_start(struct api_server *s, struct l3af_err *err)
+{
+	int e = pthread_create(&s->watchdog, NULL, watchdog_main, s);
+
+	if (e != 0)
+		return l3af_fail(err, L3AF_E_IO, "server: start watchdog thread: %s", strerror(e));
+	s->watchdog_running = true;
+	return L3AF_OK;
+}
+
+/* Start MHD on addr. `port` duplicates addr's port: MHD names it in messages. */
+static enum l3af_status daemon_start(struct api_server *s, const char *listen,
+				     const struct sockaddr_storage *addr, uint16_t port,
+				     struct l3af_err *err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+
+	if (addr->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->starting = true;
+	s->mhd = MHD_start_daemon(
+		flags, port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first: it logs start-up too */
+		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+		MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+		MHD_OPTION_CONNECTION_LIMIT, s->cfg.conn_limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY_BYTES,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_END);
+	pthread_mutex_lock(&s->lock);
+	s->starting = false;
+	pthread_mutex_unlock(&s->lock);
+	if (!s->mhd)
+		return l3af_fail(err, L3AF_E_IO, "server: cannot listen on %s: %s", listen,
+				 s->start_msg[0] ? s->start_msg : "libmicrohttpd failed to start");
+	info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	if (!info || info->port == 0)
+		return l3af_fail(err, L3AF_E_IO, "server: %s: bound port unknown", listen);
+	s->port = info->port;
+	return L3AF_OK;
+}
+
+enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg,
+				  struct api_server **out, struct l3af_err *err)
+{
+	const char *listen = cfg && cfg->listen ? cfg->listen : API_DEFAULT_LISTEN;
+	struct sockaddr_storage addr = {0};
+	struct api_config filled;
+	struct api_server *s = NULL;
+	uint16_t port = 0;
+	enum l3af_status rc;
+
+	rc = config_fill(cfg, &filled, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	rc = listen_resolve(listen, &addr, &port, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	rc = server_new(log, &filled, &s, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	rc = watchdog_start(s, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	rc = daemon_start(s, listen, &addr, port, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	*out = s;
+	return L3AF_OK;
+errout:
+	api_server_stop(s);
+	return rc;
+}
+
+enum l3af_status api_listen_check(const char *listen, struct l3af_err *err)
+{
+	char host[HOST_MAX];
+	uint64_t port;
+	bool v6;
+
+	return listen_split(listen, host, &v6, &port, err);
+}
+
+uint16_t api_server_port(const struct api_server *srv)
+{
+	return srv->port;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+	if (!srv)
+		return;
+	/* Closing every connection runs on_connection(CLOSED) for each. */
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	pthread_mutex_lock(&srv->lock);
+	srv->stopping = true;
+	pthread_cond_signal(&srv->wake);
+	pthread_mutex_unlock(&srv->lock);
+	if (srv->watchdog_running)
+		pthread_join(srv->watchdog, NULL);
+	while (srv->conns)
+		conn_untrack(srv, srv->conns);
+	pthread_cond_destroy(&srv->wake);
+	pthread_mutex_destroy(&srv->lock);
+	l3af_free(srv);
+}
