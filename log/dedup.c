@@ -14,6 +14,11 @@
  *  - meta "dedup_upto": every entry below this index is in the table. The
  *    memory part is exactly the entries from dedup_upto to the size, and is
  *    rebuilt from them at start-up (and after a failed transaction).
+ * A fixed-size Bloom filter over the table's keys (32 MiB) answers "not in
+ * the table" for almost every new entry without reading the table: at 10M
+ * entries about one lookup in 6,000 still probes it, at 100M about half.
+ * It is rebuilt from the table at start-up; rolled-back flushes only leave
+ * false positives.
  * Memory is bounded by the generation size, not by the log. Equal 64-bit
  * prefixes of different entries are allowed everywhere: the table probes
  * key, key+1, ... and every candidate's bytes are compared.
@@ -45,8 +50,38 @@ struct tlog_dedup {
 	struct dd_pair *frozen;
 	size_t nfrozen, flushed;
 	uint64_t upto;            /* meta dedup_upto */
+	uint64_t *bloom;          /* DD_BLOOM_BITS bits over the table's keys */
 	sqlite3_stmt *probe, *meta_set;
 };
+
+#define DD_BLOOM_BITS (1ull << 28) /* 32 MiB */
+#define DD_BLOOM_PROBES 4
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30, x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27, x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* Double hashing: bit i = (h1 + i * h2) mod size (Kirsch-Mitzenmacher). */
+static void bloom_add(struct tlog_dedup *d, uint64_t key)
+{
+	uint64_t h1 = key, h2 = mix64(key) | 1;
+
+	for (int i = 0; i < DD_BLOOM_PROBES; i++, h1 += h2)
+		d->bloom[(h1 & (DD_BLOOM_BITS - 1)) >> 6] |= 1ull << (h1 & 63);
+}
+
+static bool bloom_maybe(const struct tlog_dedup *d, uint64_t key)
+{
+	uint64_t h1 = key, h2 = mix64(key) | 1;
+
+	for (int i = 0; i < DD_BLOOM_PROBES; i++, h1 += h2)
+		if (!(d->bloom[(h1 & (DD_BLOOM_BITS - 1)) >> 6] & (1ull << (h1 & 63))))
+			return false;
+	return true;
+}
 
 uint64_t tlog_dedup_key(const uint8_t leaf[TLOG_HASH_BYTES])
 {
@@ -200,7 +235,7 @@ enum l3af_status tlog_dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_
 	rc = find_active(w, key, e, found, index, err);
 	if (rc == L3AF_OK && !*found)
 		rc = find_frozen(w, key, e, found, index, err);
-	if (rc == L3AF_OK && !*found)
+	if (rc == L3AF_OK && !*found && bloom_maybe(w->dedup, key))
 		rc = probe_table(w, key, e, found, index, NULL, err);
 	return rc;
 }
@@ -278,6 +313,8 @@ static enum l3af_status flush_slice(struct tlog_writer *w, size_t budget, struct
 		}
 		if (rc == L3AF_OK && step != SQLITE_DONE)
 			rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
+		if (rc == L3AF_OK)
+			bloom_add(d, p->key);
 		d->flushed++;
 	}
 	if (rc != L3AF_OK || d->flushed < d->nfrozen || d->nfrozen == 0)
@@ -358,6 +395,24 @@ enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 	return rc;
 }
 
+/* Every key slot in the table goes into the filter. A probed slot S holds
+ * an entry whose natural key K < S lies in the same run of occupied slots,
+ * and K is itself a slot of that run, so every natural key is covered. */
+static enum l3af_status bloom_load(struct tlog_writer *w, struct l3af_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	if (sqlite3_prepare_v2(w->db, "SELECT key FROM dedup", -1, &st, NULL) != SQLITE_OK)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "read dedup keys");
+	while ((step = sqlite3_step(st)) == SQLITE_ROW)
+		bloom_add(w->dedup, (uint64_t)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	if (step != SQLITE_DONE)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "read dedup keys");
+	return L3AF_OK;
+}
+
 enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struct l3af_err *err)
 {
 	struct tlog_dedup *d = l3af_calloc(1, sizeof(*d));
@@ -370,7 +425,8 @@ enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struc
 		;
 	d->slots = l3af_calloc(d->cap, sizeof(*d->slots));
 	d->frozen = l3af_malloc(2 * generation * sizeof(*d->frozen));
-	if (!d->slots || !d->frozen)
+	d->bloom = l3af_calloc(DD_BLOOM_BITS / 64, sizeof(*d->bloom));
+	if (!d->slots || !d->frozen || !d->bloom)
 		return l3af_fail(err, L3AF_E_NOMEM, "dedup: out of memory for %zu entries",
 				 generation);
 	if (sqlite3_prepare_v3(w->db, "SELECT idx FROM dedup WHERE key = ?", -1,
@@ -378,7 +434,8 @@ enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struc
 	    sqlite3_prepare_v3(w->db, "UPDATE meta SET value = ? WHERE key = 'dedup_upto'", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->meta_set, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "prepare dedup statements");
-	return tlog_dedup_rebuild(w, err);
+	enum l3af_status rc = bloom_load(w, err);
+	return rc == L3AF_OK ? tlog_dedup_rebuild(w, err) : rc;
 }
 
 void tlog_dedup_close(struct tlog_dedup *d)
@@ -388,6 +445,7 @@ void tlog_dedup_close(struct tlog_dedup *d)
 	sqlite3_finalize(d->probe);
 	sqlite3_finalize(d->meta_set);
 	l3af_free(d->slots);
+	l3af_free(d->bloom);
 	l3af_free(d->frozen);
 	l3af_free(d);
 }

@@ -430,7 +430,8 @@ enum l3af_status tlog_writer_open(struct tlog *log, const char *db_path, unsigne
 	sqlite3_busy_timeout(log->w->db, 5000);
 	if (sqlite3_exec(log->w->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			 "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=10000",
+			 "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=10000;"
+			 "PRAGMA mmap_size=17179869184",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(log->w->db, err, L3AF_E_IO, "configure database");
 	rc = prepare_all(log->w, err);
