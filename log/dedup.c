@@ -3,59 +3,62 @@
  * not grow with the log (docs/log.md "Deduplication").
  *
  * Keys are the first 8 bytes of the leaf hash, so they are random: inserting
- * each into one big B-tree would dirty a different page per entry and the
- * append rate would fall as the log grows. Instead (a two-level LSM, like
- * Tessera's antispam that follows the log):
+ * each into one big B-tree dirties a different page per entry, and the append
+ * rate falls as the log grows. Instead (an LSM-style design, like Tessera's
+ * antispam that follows the log):
  *  - keys of recent entries live in memory: an "active" hash table, and a
  *    "frozen" sorted array of the previous generation;
- *  - each append transaction also moves a slice of the frozen array, in key
- *    order, into the SQLite table dedup(key, idx); a slice covers a narrow
- *    key range, so it dirties few pages;
- *  - meta "dedup_upto": every entry below this index is in the table. The
- *    memory part is exactly the entries from dedup_upto to the size, and is
- *    rebuilt from them at start-up (and after a failed transaction).
- * A fixed-size Bloom filter over the table's keys (32 MiB) answers "not in
- * the table" for almost every new entry without reading the table: at 10M
- * entries about one lookup in 6,000 still probes it, at 100M about half.
- * It is rebuilt from the table at start-up; rolled-back flushes only leave
- * false positives.
- * Memory is bounded by the generation size, not by the log. Equal 64-bit
- * prefixes of different entries are allowed everywhere: the table probes
- * key, key+1, ... and every candidate's bytes are compared.
+ *  - each append transaction also writes a slice of the frozen array, in key
+ *    order, into the table dedup(run, key, idx) as part of run r (one run per
+ *    generation). Rows arrive in primary-key order, so every write lands at
+ *    the right edge of the B-tree: sequential, however large the table;
+ *  - a fixed-size Bloom filter (32 MiB) over the table's keys answers "not
+ *    in the table" for almost every new entry, so the runs are searched only
+ *    for duplicates and rare false positives (1 in ~2,700 at 10M entries,
+ *    1 in ~13 at 50M: beyond that, runs want compacting; docs/log.md);
+ *  - meta "dedup_upto": every entry below it is in a complete run;
+ *    "dedup_run": the run being written. The memory part is exactly the
+ *    entries from dedup_upto on; it is rebuilt from them at start-up (and
+ *    after a failed transaction), after deleting the unfinished run.
+ * Memory is bounded (generations and filter), not by the log. Equal 64-bit
+ * prefixes of different entries are allowed everywhere: every candidate's
+ * bytes are compared.
  */
 #include "tlog_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 size_t tlog_dedup_generation = TLOG_DEDUP_GENERATION;
+
+#define DD_BLOOM_BITS (1ull << 28) /* 32 MiB */
+#define DD_BLOOM_PROBES 4
 
 struct dd_pair {
 	uint64_t key;
 	uint64_t idx;
 };
 
-/* One cache line holds four slots; key and index side by side. */
+/* Key and index side by side: one cache miss per probe. */
 struct dd_slot {
 	uint64_t key;
-	uint64_t idx1;
+	uint64_t idx1; /* index + 1; 0 = empty */
 };
 
 struct tlog_dedup {
 	size_t generation;        /* entries per in-memory generation */
-	/* active: open addressing, linear probing; idx1 = index + 1, 0 = empty */
-	struct dd_slot *slots;
+	struct dd_slot *slots;    /* active: open addressing, linear probing */
 	size_t cap, count;
-	/* frozen: sorted by key; [flushed, nfrozen) not yet in the table */
-	struct dd_pair *frozen;
+	struct dd_pair *frozen;   /* sorted; [flushed, nfrozen) not yet written */
 	size_t nfrozen, flushed;
 	uint64_t upto;            /* meta dedup_upto */
-	uint64_t *bloom;          /* DD_BLOOM_BITS bits over the table's keys */
-	sqlite3_stmt *probe, *meta_set;
+	uint64_t run;             /* meta dedup_run: the run frozen is written to */
+	uint64_t *bloom;
+	sqlite3_stmt *probe, *insert, *meta_set;
 };
 
-#define DD_BLOOM_BITS (1ull << 28) /* 32 MiB */
-#define DD_BLOOM_PROBES 4
+/* ---- Bloom filter ------------------------------------------------------ */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -92,23 +95,14 @@ uint64_t tlog_dedup_key(const uint8_t leaf[TLOG_HASH_BYTES])
 	return key;
 }
 
+/* ---- lookups ------------------------------------------------------------- */
+
 static size_t slot_of(const struct tlog_dedup *d, uint64_t key)
 {
-	/* Keys are already uniform; fold the top bits in anyway. */
 	return (size_t)((key ^ (key >> 29)) & (d->cap - 1));
 }
 
-static void active_put(struct tlog_dedup *d, uint64_t key, uint64_t idx)
-{
-	size_t s = slot_of(d, key);
-
-	while (d->slots[s].idx1)
-		s = (s + 1) & (d->cap - 1);
-	d->slots[s] = (struct dd_slot){key, idx + 1};
-	d->count++;
-}
-
-/* Is entry e (leaf hash known) the entry at idx? */
+/* Is e the entry at idx? */
 static enum l3af_status same_entry(struct tlog_writer *w, uint64_t idx, const struct tlog_entry *e,
 				   bool *same, struct l3af_err *err)
 {
@@ -125,34 +119,41 @@ static enum l3af_status same_entry(struct tlog_writer *w, uint64_t idx, const st
 	return L3AF_OK;
 }
 
+/* Check one candidate index; on a match set *index. */
+static enum l3af_status candidate(struct tlog_writer *w, uint64_t idx, const struct tlog_entry *e,
+				  bool *found, uint64_t *index, struct l3af_err *err)
+{
+	enum l3af_status rc = same_entry(w, idx, e, found, err);
+
+	if (rc == L3AF_OK && *found)
+		*index = idx;
+	return rc;
+}
+
 static enum l3af_status find_active(struct tlog_writer *w, uint64_t key, const struct tlog_entry *e,
 				    bool *found, uint64_t *index, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
 	enum l3af_status rc = L3AF_OK;
 
-	for (size_t s = slot_of(d, key); d->slots[s].idx1 && rc == L3AF_OK;
-	     s = (s + 1) & (d->cap - 1)) {
-		if (d->slots[s].key != key)
-			continue;
-		rc = same_entry(w, d->slots[s].idx1 - 1, e, found, err);
-		if (rc == L3AF_OK && *found) {
-			*index = d->slots[s].idx1 - 1;
-			return L3AF_OK;
-		}
-	}
+	for (size_t s = slot_of(d, key); d->slots[s].idx1 && rc == L3AF_OK && !*found;
+	     s = (s + 1) & (d->cap - 1))
+		if (d->slots[s].key == key)
+			rc = candidate(w, d->slots[s].idx1 - 1, e, found, index, err);
 	return rc;
 }
 
-/* First position in [lo, hi) whose key is >= key (keys sorted, and
- * frozen[lo].key <= key <= frozen[hi - 1].key). */
+/* First position in [lo, hi) whose key is >= key, given
+ * a[lo].key <= key <= a[hi - 1].key. Keys are uniform, so guess where the
+ * key sits within the range and walk a few steps (one or two cache misses);
+ * fall back to a binary search if the guess was poor. */
 static size_t lower_bound(const struct dd_pair *a, size_t lo, size_t hi, uint64_t key)
 {
 	uint64_t kmin = a[lo].key, span = a[hi - 1].key - kmin;
-	size_t n = hi - lo, g = lo;
+	size_t g = lo;
 
 	if (span)
-		g = lo + (size_t)(((unsigned __int128)(key - kmin) * (n - 1)) / span);
+		g = lo + (size_t)(((unsigned __int128)(key - kmin) * (hi - lo - 1)) / span);
 	for (int steps = 0; steps < 32; steps++) {
 		if (g > lo && a[g - 1].key >= key)
 			g--;
@@ -161,7 +162,7 @@ static size_t lower_bound(const struct dd_pair *a, size_t lo, size_t hi, uint64_
 		else
 			return g;
 	}
-	while (lo < hi) { /* the guess was poor: binary search */
+	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (a[mid].key < key)
 			lo = mid + 1;
@@ -178,50 +179,33 @@ static enum l3af_status find_frozen(struct tlog_writer *w, uint64_t key, const s
 	size_t lo = d->flushed, hi = d->nfrozen;
 	enum l3af_status rc = L3AF_OK;
 
-	/* Keys are uniform, so guess where the key sits within the remaining
-	 * part's key range and walk a few steps (one or two cache misses);
-	 * fall back to a binary search if the walk runs long. */
 	if (lo >= hi || key < d->frozen[lo].key || key > d->frozen[hi - 1].key)
 		return L3AF_OK;
-	lo = lower_bound(d->frozen, lo, hi, key);
-	for (; lo < d->nfrozen && d->frozen[lo].key == key && rc == L3AF_OK; lo++) {
-		rc = same_entry(w, d->frozen[lo].idx, e, found, err);
-		if (rc == L3AF_OK && *found) {
-			*index = d->frozen[lo].idx;
-			return L3AF_OK;
-		}
-	}
+	for (lo = lower_bound(d->frozen, lo, hi, key);
+	     lo < hi && d->frozen[lo].key == key && rc == L3AF_OK && !*found; lo++)
+		rc = candidate(w, d->frozen[lo].idx, e, found, index, err);
 	return rc;
 }
 
-/* Probe the table from key; *free_key receives the first absent key. */
-static enum l3af_status probe_table(struct tlog_writer *w, uint64_t key, const struct tlog_entry *e,
-				    bool *found, uint64_t *index, uint64_t *free_key,
-				    struct l3af_err *err)
+/* Search every run written so far (including the part of the current one). */
+static enum l3af_status find_table(struct tlog_writer *w, uint64_t key, const struct tlog_entry *e,
+				   bool *found, uint64_t *index, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
 	enum l3af_status rc = L3AF_OK;
 
-	for (;; key++) {
-		sqlite3_bind_int64(d->probe, 1, (int64_t)key);
-		int step = sqlite3_step(d->probe);
-		uint64_t idx = (uint64_t)sqlite3_column_int64(d->probe, 0);
+	for (uint64_t run = 0; run <= d->run && rc == L3AF_OK && !*found; run++) {
+		int step;
+		sqlite3_bind_int64(d->probe, 1, (int64_t)run);
+		sqlite3_bind_int64(d->probe, 2, (int64_t)key);
+		while (rc == L3AF_OK && !*found && (step = sqlite3_step(d->probe)) == SQLITE_ROW)
+			rc = candidate(w, (uint64_t)sqlite3_column_int64(d->probe, 0), e, found, index,
+				       err);
+		if (rc == L3AF_OK && !*found && step != SQLITE_DONE)
+			rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "dedup lookup");
 		sqlite3_reset(d->probe);
-		if (step == SQLITE_DONE)
-			break;
-		if (step != SQLITE_ROW)
-			return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "dedup lookup");
-		if (!e)
-			continue;
-		rc = same_entry(w, idx, e, found, err);
-		if (rc != L3AF_OK || *found) {
-			*index = idx;
-			return rc;
-		}
 	}
-	if (free_key)
-		*free_key = key;
-	return L3AF_OK;
+	return rc;
 }
 
 enum l3af_status tlog_dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
@@ -236,11 +220,12 @@ enum l3af_status tlog_dedup_find(struct tlog_writer *w, const uint8_t leaf[TLOG_
 	if (rc == L3AF_OK && !*found)
 		rc = find_frozen(w, key, e, found, index, err);
 	if (rc == L3AF_OK && !*found && bloom_maybe(w->dedup, key))
-		rc = probe_table(w, key, e, found, index, NULL, err);
+		rc = find_table(w, key, e, found, index, err);
 	return rc;
 }
 
-/* Sort helper for freezing. */
+/* ---- generations and runs ------------------------------------------------ */
+
 static int pair_cmp(const void *a, const void *b)
 {
 	const struct dd_pair *x = a, *y = b;
@@ -250,8 +235,18 @@ static int pair_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Turn the active table into the frozen array (which must be drained). */
-static enum l3af_status freeze(struct tlog_dedup *d, struct l3af_err *err)
+static void active_put(struct tlog_dedup *d, uint64_t key, uint64_t idx)
+{
+	size_t s = slot_of(d, key);
+
+	while (d->slots[s].idx1)
+		s = (s + 1) & (d->cap - 1);
+	d->slots[s] = (struct dd_slot){key, idx + 1};
+	d->count++;
+}
+
+/* The active table becomes the frozen array (which must be drained). */
+static void freeze(struct tlog_dedup *d)
 {
 	size_t n = 0;
 
@@ -263,68 +258,66 @@ static enum l3af_status freeze(struct tlog_dedup *d, struct l3af_err *err)
 	d->flushed = 0;
 	memset(d->slots, 0, d->cap * sizeof(*d->slots));
 	d->count = 0;
-	return n <= d->generation * 2 ? L3AF_OK
-				      : l3af_fail(err, L3AF_E_INTERNAL, "dedup: generation overflow");
 }
 
-static enum l3af_status set_upto(struct tlog_writer *w, uint64_t upto, struct l3af_err *err)
+static enum l3af_status meta_set(struct tlog_writer *w, const char *key, uint64_t value,
+				 struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
 	int step;
 
-	sqlite3_bind_int64(d->meta_set, 1, (int64_t)upto);
+	sqlite3_bind_int64(d->meta_set, 1, (int64_t)value);
+	sqlite3_bind_text(d->meta_set, 2, key, -1, SQLITE_STATIC);
 	step = sqlite3_step(d->meta_set);
 	sqlite3_reset(d->meta_set);
-	if (step != SQLITE_DONE)
-		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "update dedup_upto");
-	d->upto = upto;
+	if (step != SQLITE_DONE || sqlite3_changes(w->db) != 1)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "update dedup meta");
 	return L3AF_OK;
 }
 
-static int insert_pair(struct tlog_writer *w, uint64_t key, uint64_t idx)
-{
-	int step;
-
-	sqlite3_bind_int64(w->dedup_insert, 1, (int64_t)key);
-	sqlite3_bind_int64(w->dedup_insert, 2, (int64_t)idx);
-	step = sqlite3_step(w->dedup_insert);
-	sqlite3_reset(w->dedup_insert);
-	return step;
-}
-
-/* Move up to budget frozen pairs into the table, in key order. When the
- * frozen array is empty, dedup_upto moves to where the active one starts. */
-static enum l3af_status flush_slice(struct tlog_writer *w, size_t budget, struct l3af_err *err)
+/* The frozen run is complete: everything below the active generation's
+ * first index is in the table. */
+static enum l3af_status finish_run(struct tlog_writer *w, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
-	enum l3af_status rc = L3AF_OK;
-	uint64_t lowest_active = UINT64_MAX;
+	uint64_t lowest_active = w->size;
+	enum l3af_status rc;
 
-	for (size_t n = 0; n < budget && d->flushed < d->nfrozen && rc == L3AF_OK; n++) {
-		struct dd_pair *p = &d->frozen[d->flushed];
-		uint64_t key = p->key;
-		int step = insert_pair(w, key, p->idx);
-		if (step == SQLITE_CONSTRAINT) {
-			/* Taken by an equal prefix: the next free key after it. */
-			bool found = false;
-			uint64_t ignored;
-			rc = probe_table(w, key, NULL, &found, &ignored, &key, err);
-			step = rc == L3AF_OK ? insert_pair(w, key, p->idx) : SQLITE_DONE;
-		}
-		if (rc == L3AF_OK && step != SQLITE_DONE)
-			rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
-		if (rc == L3AF_OK)
-			bloom_add(d, p->key);
-		d->flushed++;
-	}
-	if (rc != L3AF_OK || d->flushed < d->nfrozen || d->nfrozen == 0)
-		return rc;
-	/* Drained: everything not in the active table is now in the table. */
 	for (size_t s = 0; s < d->cap; s++)
 		if (d->slots[s].idx1 && d->slots[s].idx1 - 1 < lowest_active)
 			lowest_active = d->slots[s].idx1 - 1;
-	d->nfrozen = d->flushed = 0;
-	return set_upto(w, lowest_active == UINT64_MAX ? w->size : lowest_active, err);
+	rc = meta_set(w, "dedup_upto", lowest_active, err);
+	if (rc == L3AF_OK)
+		rc = meta_set(w, "dedup_run", d->run + 1, err);
+	if (rc == L3AF_OK) {
+		d->upto = lowest_active;
+		d->run++;
+		d->nfrozen = d->flushed = 0;
+	}
+	return rc;
+}
+
+/* Write up to budget frozen pairs, in key order, into the current run. */
+static enum l3af_status flush_slice(struct tlog_writer *w, size_t budget, struct l3af_err *err)
+{
+	struct tlog_dedup *d = w->dedup;
+
+	for (size_t n = 0; n < budget && d->flushed < d->nfrozen; n++) {
+		struct dd_pair *p = &d->frozen[d->flushed];
+		int step;
+		sqlite3_bind_int64(d->insert, 1, (int64_t)d->run);
+		sqlite3_bind_int64(d->insert, 2, (int64_t)p->key);
+		sqlite3_bind_int64(d->insert, 3, (int64_t)p->idx);
+		step = sqlite3_step(d->insert);
+		sqlite3_reset(d->insert);
+		if (step != SQLITE_DONE)
+			return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "insert dedup key");
+		bloom_add(d, p->key);
+		d->flushed++;
+	}
+	if (d->nfrozen == 0 || d->flushed < d->nfrozen)
+		return L3AF_OK;
+	return finish_run(w, err);
 }
 
 enum l3af_status tlog_dedup_add(struct tlog_writer *w, const uint8_t leaf[TLOG_HASH_BYTES],
@@ -334,11 +327,11 @@ enum l3af_status tlog_dedup_add(struct tlog_writer *w, const uint8_t leaf[TLOG_H
 	enum l3af_status rc = L3AF_OK;
 
 	if (d->count >= d->generation) {
-		/* Normally drained long ago (each batch flushes at least as many
+		/* Normally drained long ago (each batch writes at least as many
 		 * pairs as it adds); if not, finish it now. */
 		rc = flush_slice(w, d->nfrozen - d->flushed, err);
 		if (rc == L3AF_OK)
-			rc = freeze(d, err);
+			freeze(d);
 	}
 	if (rc == L3AF_OK)
 		active_put(d, tlog_dedup_key(leaf), index);
@@ -347,42 +340,56 @@ enum l3af_status tlog_dedup_add(struct tlog_writer *w, const uint8_t leaf[TLOG_H
 
 enum l3af_status tlog_dedup_flush(struct tlog_writer *w, size_t added, struct l3af_err *err)
 {
-	/* Twice the pairs added, and at least 256: the frozen generation
-	 * drains before the active one fills. */
+	/* Twice the pairs added, and at least 256: the frozen generation is
+	 * written before the active one fills. */
 	return flush_slice(w, added * 2 > 256 ? added * 2 : 256, err);
 }
 
-/* Rebuild the memory part from the entries at or above dedup_upto. */
+/* ---- start-up -------------------------------------------------------------- */
+
+static enum l3af_status meta_get(struct tlog_writer *w, const char *key, uint64_t *out,
+				 struct l3af_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	enum l3af_status rc = L3AF_OK;
+
+	if (sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "read dedup meta");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0)
+		rc = l3af_fail(err, L3AF_E_CORRUPT, "database: meta '%s' missing", key);
+	else
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Rebuild the memory part from the entries at or above dedup_upto, after
+ * dropping the rows of the unfinished run (they are rewritten from it). */
 enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
 	sqlite3_stmt *st = NULL;
-	enum l3af_status rc = L3AF_OK;
-	int64_t upto = 0;
+	enum l3af_status rc = meta_get(w, "dedup_upto", &d->upto, err);
 
 	memset(d->slots, 0, d->cap * sizeof(*d->slots));
 	d->count = d->nfrozen = d->flushed = 0;
-	if (sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = 'dedup_upto'", -1, &st,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return l3af_fail(err, L3AF_E_CORRUPT, "database: meta 'dedup_upto' missing");
-	}
-	upto = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (upto < 0 || (uint64_t)upto > w->size)
-		return l3af_fail(err, L3AF_E_CORRUPT, "dedup_upto %lld beyond size %llu",
-				 (long long)upto, (unsigned long long)w->size);
-	d->upto = (uint64_t)upto;
+	if (rc == L3AF_OK)
+		rc = meta_get(w, "dedup_run", &d->run, err);
+	if (rc == L3AF_OK && d->upto > w->size)
+		rc = l3af_fail(err, L3AF_E_CORRUPT, "dedup_upto %llu beyond size %llu",
+			       (unsigned long long)d->upto, (unsigned long long)w->size);
+	if (rc != L3AF_OK)
+		return rc;
 	if (sqlite3_prepare_v2(w->db, "SELECT idx, data FROM entries WHERE idx >= ? ORDER BY idx", -1,
 			       &st, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "read entries for dedup");
-	sqlite3_bind_int64(st, 1, upto);
-	/* Everything unflushed goes to the frozen array, which drains first. */
+	sqlite3_bind_int64(st, 1, (int64_t)d->upto);
 	while (rc == L3AF_OK && sqlite3_step(st) == SQLITE_ROW) {
 		uint8_t leaf[TLOG_HASH_BYTES];
 		if (d->nfrozen >= 2 * d->generation) {
-			rc = l3af_fail(err, L3AF_E_CORRUPT, "dedup: %llu unflushed entries",
+			rc = l3af_fail(err, L3AF_E_CORRUPT, "dedup: %llu unwritten entries",
 				       (unsigned long long)(w->size - d->upto));
 			break;
 		}
@@ -395,9 +402,7 @@ enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 	return rc;
 }
 
-/* Every key slot in the table goes into the filter. A probed slot S holds
- * an entry whose natural key K < S lies in the same run of occupied slots,
- * and K is itself a slot of that run, so every natural key is covered. */
+/* The table's keys go into the filter. */
 static enum l3af_status bloom_load(struct tlog_writer *w, struct l3af_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -413,9 +418,26 @@ static enum l3af_status bloom_load(struct tlog_writer *w, struct l3af_err *err)
 	return L3AF_OK;
 }
 
+/* Rows of the unfinished run (a crash mid-run) are rewritten after the
+ * rebuild; drop them first. A committed transaction of its own. */
+static enum l3af_status drop_unfinished_run(struct tlog_writer *w, struct l3af_err *err)
+{
+	char sql[96];
+	uint64_t run = 0;
+	enum l3af_status rc = meta_get(w, "dedup_run", &run, err);
+
+	if (rc != L3AF_OK)
+		return rc;
+	snprintf(sql, sizeof(sql), "DELETE FROM dedup WHERE run >= %llu", (unsigned long long)run);
+	if (sqlite3_exec(w->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "drop unfinished dedup run");
+	return L3AF_OK;
+}
+
 enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struct l3af_err *err)
 {
 	struct tlog_dedup *d = l3af_calloc(1, sizeof(*d));
+	enum l3af_status rc;
 
 	if (!d)
 		return l3af_fail(err, L3AF_E_NOMEM, "dedup: out of memory");
@@ -429,13 +451,19 @@ enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struc
 	if (!d->slots || !d->frozen || !d->bloom)
 		return l3af_fail(err, L3AF_E_NOMEM, "dedup: out of memory for %zu entries",
 				 generation);
-	if (sqlite3_prepare_v3(w->db, "SELECT idx FROM dedup WHERE key = ?", -1,
+	if (sqlite3_prepare_v3(w->db, "SELECT idx FROM dedup WHERE run = ? AND key = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->probe, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(w->db, "UPDATE meta SET value = ? WHERE key = 'dedup_upto'", -1,
+	    sqlite3_prepare_v3(w->db, "INSERT INTO dedup(run, key, idx) VALUES(?, ?, ?)", -1,
+			       SQLITE_PREPARE_PERSISTENT, &d->insert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(w->db, "UPDATE meta SET value = ? WHERE key = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->meta_set, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "prepare dedup statements");
-	enum l3af_status rc = bloom_load(w, err);
-	return rc == L3AF_OK ? tlog_dedup_rebuild(w, err) : rc;
+	rc = drop_unfinished_run(w, err);
+	if (rc == L3AF_OK)
+		rc = bloom_load(w, err);
+	if (rc == L3AF_OK)
+		rc = tlog_dedup_rebuild(w, err);
+	return rc;
 }
 
 void tlog_dedup_close(struct tlog_dedup *d)
@@ -443,10 +471,11 @@ void tlog_dedup_close(struct tlog_dedup *d)
 	if (!d)
 		return;
 	sqlite3_finalize(d->probe);
+	sqlite3_finalize(d->insert);
 	sqlite3_finalize(d->meta_set);
 	l3af_free(d->slots);
-	l3af_free(d->bloom);
 	l3af_free(d->frozen);
+	l3af_free(d->bloom);
 	l3af_free(d);
 }
 

@@ -24,9 +24,10 @@ struct fsck {
 	unsigned long problems;
 	struct tlog_edge edge[TLOG_LEVELS];
 	uint8_t (*stored)[TLOG_HASH_BYTES]; /* one tile row being compared */
-	sqlite3_stmt *tile, *dedup;
+	sqlite3_stmt *tile;
 	uint64_t size; /* entries found */
-	uint64_t dedup_upto;
+	uint64_t dedup_upto, dedup_run;
+	uint64_t *keys; /* dedup key of each entry below dedup_upto */
 };
 
 static void problem(struct fsck *f, const char *fmt, ...) L3AF_PRINTF(2, 3);
@@ -99,24 +100,53 @@ static void rebuild_push(struct fsck *f, uint64_t at, const uint8_t leaf[TLOG_HA
 	}
 }
 
-static void check_dedup(struct fsck *f, uint64_t index, const uint8_t leaf[TLOG_HASH_BYTES])
+/* Remember the dedup key of each entry below dedup_upto (8 bytes each). */
+static void note_key(struct fsck *f, uint64_t index, const uint8_t leaf[TLOG_HASH_BYTES])
 {
-	uint64_t key = tlog_dedup_key(leaf);
+	if (index < f->dedup_upto && f->keys)
+		f->keys[index] = tlog_dedup_key(leaf);
+}
 
-	/* Entries from dedup_upto on are kept in the writer's memory. */
-	if (index >= f->dedup_upto)
+/* Every entry below dedup_upto has exactly one row in a complete run, with
+ * its own key; rows of the unfinished run point into the log. */
+static void check_dedup(struct fsck *f)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t rows = 0;
+	uint8_t *seen = f->dedup_upto ? l3af_calloc((size_t)(f->dedup_upto + 7) / 8, 1) : NULL;
+
+	if ((f->dedup_upto && (!seen || !f->keys)) ||
+	    sqlite3_prepare_v2(f->db, "SELECT run, key, idx FROM dedup", -1, &st, NULL) != SQLITE_OK) {
+		problem(f, "dedup: cannot be checked (%s)", seen ? sqlite3_errmsg(f->db) : "memory");
+		l3af_free(seen);
 		return;
-	for (int probe = 0; probe < 64; probe++, key++) {
-		sqlite3_bind_int64(f->dedup, 1, (int64_t)key);
-		int step = sqlite3_step(f->dedup);
-		int64_t idx = step == SQLITE_ROW ? sqlite3_column_int64(f->dedup, 0) : -1;
-		sqlite3_reset(f->dedup);
-		if (step != SQLITE_ROW)
-			break;
-		if ((uint64_t)idx == index)
-			return;
 	}
-	problem(f, "entry %llu: no dedup key", (unsigned long long)index);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t run = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t key = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 2);
+		if (run >= f->dedup_run) {
+			if (idx >= f->size)
+				problem(f, "dedup: unfinished run points at entry %llu beyond the log",
+					(unsigned long long)idx);
+			continue;
+		}
+		if (idx >= f->dedup_upto || (seen[idx / 8] & (1u << (idx % 8)))) {
+			problem(f, "dedup: run %llu has a stray or repeated row for entry %llu",
+				(unsigned long long)run, (unsigned long long)idx);
+			continue;
+		}
+		seen[idx / 8] |= (uint8_t)(1u << (idx % 8));
+		rows++;
+		if (f->keys[idx] != key)
+			problem(f, "dedup: entry %llu is filed under the wrong key",
+				(unsigned long long)idx);
+	}
+	sqlite3_finalize(st);
+	for (uint64_t idx = 0; rows != f->dedup_upto && idx < f->dedup_upto; idx++)
+		if (!(seen[idx / 8] & (1u << (idx % 8))))
+			problem(f, "dedup: entry %llu has no key", (unsigned long long)idx);
+	l3af_free(seen);
 }
 
 static void scan_entries(struct fsck *f)
@@ -149,7 +179,7 @@ static void scan_entries(struct fsck *f)
 		if (len == 0 || len > TLOG_ENTRY_MAX)
 			problem(f, "entry %llu: %zu bytes", (unsigned long long)idx, len);
 		tlog_hash_leaf(sqlite3_column_blob(st, 1), len, leaf);
-		check_dedup(f, idx, leaf);
+		note_key(f, idx, leaf);
 		rebuild_push(f, idx, leaf);
 		expect++;
 	}
@@ -265,25 +295,38 @@ static void check_published_record(struct fsck *f, const char *dir)
 	l3af_free(note);
 }
 
+static uint64_t meta_int(struct fsck *f, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(f->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		v = sqlite3_column_int64(st, 0);
+	else
+		problem(f, "meta: %s missing", key);
+	sqlite3_finalize(st);
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
 static enum l3af_status fsck_prepare(struct fsck *f, struct l3af_err *err)
 {
 	f->db = f->log->readers[0].db;
 	if (sqlite3_prepare_v2(f->db, "SELECT hashes FROM tiles WHERE id = ?", -1, &f->tile,
-	                       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(f->db, "SELECT idx FROM dedup WHERE key = ?", -1, &f->dedup, NULL) !=
-	            SQLITE_OK)
+			       NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(f->db, err, L3AF_E_CORRUPT, "prepare fsck statements");
 	/* One read transaction: a consistent snapshot even beside a writer. */
 	if (sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(f->db, err, L3AF_E_IO, "begin read");
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(f->db, "SELECT value FROM meta WHERE key = 'dedup_upto'", -1, &st,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		f->dedup_upto = (uint64_t)sqlite3_column_int64(st, 0);
-	else
-		problem(f, "meta: dedup_upto missing");
-	sqlite3_finalize(st);
+	f->dedup_upto = meta_int(f, "dedup_upto");
+	f->dedup_run = meta_int(f, "dedup_run");
+	if (f->dedup_upto > (uint64_t)1 << 40) {
+		problem(f, "meta: dedup_upto %llu is absurd", (unsigned long long)f->dedup_upto);
+		f->dedup_upto = 0;
+	}
+	f->keys = f->dedup_upto ? l3af_malloc((size_t)f->dedup_upto * sizeof(*f->keys)) : NULL;
 	return L3AF_OK;
 }
 
@@ -298,6 +341,7 @@ enum l3af_status tlog_fsck(const char *dir, void (*report)(void *ctx, const char
 	if (rc == L3AF_OK) {
 		integrity_check(&f);
 		scan_entries(&f);
+		check_dedup(&f);
 		check_extra_tiles(&f);
 		check_checkpoints(&f);
 		check_published_record(&f, dir);
@@ -307,7 +351,7 @@ enum l3af_status tlog_fsck(const char *dir, void (*report)(void *ctx, const char
 			               f.problems == 1 ? "" : "s");
 	}
 	sqlite3_finalize(f.tile);
-	sqlite3_finalize(f.dedup);
+	l3af_free(f.keys);
 	tlog_close(f.log);
 	return rc;
 }

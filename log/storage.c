@@ -25,8 +25,9 @@
 static const char schema[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) STRICT;"
 	"CREATE TABLE entries(idx INTEGER PRIMARY KEY, data BLOB NOT NULL) STRICT;"
-	/* key: the first 8 bytes of the leaf hash, linearly probed on collision */
-	"CREATE TABLE dedup(key INTEGER PRIMARY KEY, idx INTEGER NOT NULL) STRICT;"
+	/* run: one per dedup generation; key: the first 8 bytes of the leaf hash */
+	"CREATE TABLE dedup(run INTEGER NOT NULL, key INTEGER NOT NULL, idx INTEGER NOT NULL,"
+	" PRIMARY KEY(run, key, idx)) STRICT, WITHOUT ROWID;"
 	/* id: level << 56 | tile index; hashes: width * 32 bytes */
 	"CREATE TABLE tiles(id INTEGER PRIMARY KEY, hashes BLOB NOT NULL) STRICT;"
 	"CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note BLOB NOT NULL) STRICT;";
@@ -161,6 +162,8 @@ static enum l3af_status create_db(const char *path, const char *origin,
 		rc = meta_put(db, "vkey", vtext, 0, err);
 	if (rc == L3AF_OK)
 		rc = meta_put(db, "dedup_upto", NULL, 0, err);
+	if (rc == L3AF_OK)
+		rc = meta_put(db, "dedup_run", NULL, 0, err);
 	if (rc == L3AF_OK) {
 		if (sqlite3_prepare_v2(db, "INSERT INTO checkpoints(size, note) VALUES(0, ?)",
 				       -1, &st, NULL) != SQLITE_OK)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "signer.h"
+#include "tlog_internal.h" /* white box: tlog_dedup_generation */
 
 static void fill(const char *dir, uint64_t from, uint64_t to)
 {
@@ -230,6 +231,21 @@ static void test_flipped_entry_byte(void **state)
 	tu_rmtree(dir);
 }
 
+static void test_dedup_row_lost(void **state)
+{
+	char *dir = tu_tempdir("damage");
+
+	/* Small generations, so that complete runs exist; then lose a row. */
+	tlog_dedup_generation = 64;
+	assert_int_equal(tlog_create(dir, "damage.l3af.example", NULL), L3AF_OK);
+	fill(dir, 0, 1000);
+	tlog_dedup_generation = TLOG_DEDUP_GENERATION;
+	assert_true(sql_int(dir, "SELECT value FROM meta WHERE key = 'dedup_upto'") > 100);
+	sql_exec(dir, "DELETE FROM dedup WHERE idx = 7");
+	expect_refusal(dir, NULL, "dedup: entry 7 has no key");
+	tu_rmtree(dir);
+}
+
 static void test_wrong_key(void **state)
 {
 	char *dir = make_log(10), path[4096];
@@ -258,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_resigned_wrong_root),
 		cmocka_unit_test(test_altered_tile),
 		cmocka_unit_test(test_flipped_entry_byte),
+		cmocka_unit_test(test_dedup_row_lost),
 		cmocka_unit_test(test_wrong_key),
 	};
 	return cmocka_run_group_tests_name("damage", tests, NULL, NULL);
