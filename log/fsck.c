@@ -283,8 +283,14 @@ static void check_published_record(struct fsck *f, const char *dir)
 	char *note = NULL;
 	size_t len = 0;
 
-	if (tlog_published_read(dir, &note, &len, NULL) != L3AF_OK)
+	enum l3af_status rc = tlog_published_read(dir, &note, &len, &err);
+
+	if (rc == L3AF_E_NOTFOUND)
 		return;
+	if (rc != L3AF_OK) {
+		problem(f, "published record: %s", err.msg);
+		return;
+	}
 	if (tlog_note_check(f->log, note, len, &cp, &err) != L3AF_OK)
 		problem(f, "published record: %s", err.msg);
 	else if (cp.size > f->size)

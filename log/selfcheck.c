@@ -143,10 +143,14 @@ static enum l3af_status check_published(struct tlog *log, const struct tlog_chec
 	struct tlog_checkpoint pub;
 	char *note = NULL;
 	size_t len = 0;
-	enum l3af_status rc = tlog_published_read(log->dir, &note, &len, NULL);
+	enum l3af_status rc = tlog_published_read(log->dir, &note, &len, err);
 
-	if (rc == L3AF_E_NOTFOUND)
+	if (rc == L3AF_E_NOTFOUND) {
+		l3af_err_clear(err);
 		return L3AF_OK; /* a log that never published (new, or pre-record) */
+	}
+	if (rc != L3AF_OK)
+		return rc;
 	rc = tlog_note_check(log, note, len, &pub, err);
 	if (rc != L3AF_OK)
 		rc = l3af_fail(err, L3AF_E_CORRUPT, "published checkpoint record does not verify");

@@ -129,7 +129,8 @@ enum l3af_status tlog_selfcheck(struct tlog *log, unsigned flags, struct l3af_er
 enum l3af_status tlog_load_checkpoint(struct tlog *log, sqlite3 *db,
 				      struct tlog_checkpoint *cp, struct l3af_err *err);
 /* The "published" file: the last checkpoint served (two checksummed slots).
- * read: L3AF_E_NOTFOUND if absent or no slot is valid. */
+ * read: L3AF_E_NOTFOUND if absent; L3AF_E_CORRUPT if unreadable or no slot
+ * is valid. */
 enum l3af_status tlog_published_read(const char *dir, char **note, size_t *len,
 				     struct l3af_err *err);
 /* Borrow / return a pooled read connection. */

@@ -134,12 +134,23 @@ enum l3af_status tlog_published_read(const char *dir, char **note, size_t *len,
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, TLOG_PUBLISHED_FILE) >=
 	    sizeof(path))
 		return l3af_fail(err, L3AF_E_LIMIT, "path too long");
-	rc = l3af_file_read(path, 2 * PUB_SLOT, &buf, &got, NULL);
-	if (rc != L3AF_OK)
-		return L3AF_E_NOTFOUND;
-	if (!published_pick((const uint8_t *)buf, got, &seq, &off, &l)) {
+	/* Absent is fine (a log that never published); present but unreadable
+	 * or with no valid slot is damage, never a silent "no record". */
+	rc = l3af_file_read(path, 2 * PUB_SLOT, &buf, &got, err);
+	if (rc == L3AF_E_NOTFOUND)
+		return rc;
+	if (rc != L3AF_OK) {
+		if (err)
+			err->code = L3AF_E_CORRUPT;
+		return L3AF_E_CORRUPT;
+	}
+	if (got == 0) { /* created by a writer that has not appended yet */
 		l3af_free(buf);
 		return L3AF_E_NOTFOUND;
+	}
+	if (!published_pick((const uint8_t *)buf, got, &seq, &off, &l)) {
+		l3af_free(buf);
+		return l3af_fail(err, L3AF_E_CORRUPT, "%s: no valid record", path);
 	}
 	memmove(buf, buf + off, l);
 	buf[l] = '\0';

@@ -246,6 +246,20 @@ static void test_dedup_row_lost(void **state)
 	tu_rmtree(dir);
 }
 
+static void test_published_record_garbage(void **state)
+{
+	char *dir = make_log(10), path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/published", dir);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not a record", 12), 12);
+	close(fd);
+	expect_refusal(dir, "no valid record", "published record");
+	tu_rmtree(dir);
+}
+
 static void test_wrong_key(void **state)
 {
 	char *dir = make_log(10), path[4096];
@@ -275,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_altered_tile),
 		cmocka_unit_test(test_flipped_entry_byte),
 		cmocka_unit_test(test_dedup_row_lost),
+		cmocka_unit_test(test_published_record_garbage),
 		cmocka_unit_test(test_wrong_key),
 	};
 	return cmocka_run_group_tests_name("damage", tests, NULL, NULL);
