@@ -8,18 +8,10 @@
  *  - random proofs in a tree of 10^6 leaves.
  * Proof generation is checked against an independent, naive MTH.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "testutil.h"
 
 #include <glob.h>
 #include <jansson.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "tlog.h"
 
 typedef uint8_t hash_t[TLOG_HASH_BYTES];
 
@@ -68,23 +60,6 @@ static enum l3af_status memtree_node(void *ctx, unsigned height, uint64_t index,
 				 (unsigned long long)index);
 	memcpy(out, t->level[height][index], TLOG_HASH_BYTES);
 	return L3AF_OK;
-}
-
-/* The RFC 9162 definition, written out plainly and independently. */
-static void naive_mth(hash_t *leaves, uint64_t n, uint8_t out[TLOG_HASH_BYTES])
-{
-	uint8_t l[TLOG_HASH_BYTES], r[TLOG_HASH_BYTES];
-	uint64_t k = 1;
-
-	if (n == 1) {
-		memcpy(out, leaves[0], TLOG_HASH_BYTES);
-		return;
-	}
-	while (k * 2 < n)
-		k *= 2;
-	naive_mth(leaves, k, l);
-	naive_mth(leaves + k, n - k, r);
-	tlog_hash_node(l, r, out);
 }
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -275,32 +250,60 @@ static void flip(uint8_t *p, unsigned bit)
 	p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
-/* Every single-bit change to any hash of the proof, the leaf or the root must
- * fail; so must a truncated or extended proof and a wrong index. */
-static void check_inclusion_mutations(uint64_t index, uint64_t size, hash_t *proof, size_t n,
-				      uint8_t *leaf, uint8_t *root, int all_bits)
-{
-	const uint8_t(*p)[32] = (const uint8_t(*)[32])proof;
+/* A proof under test: verify(m, n) checks proof[0..n) with (x, y, a, b) read
+ * as (index, size, leaf, root) or (size1, size2, root1, root2). */
+struct proof_case {
+	enum l3af_status (*verify)(const struct proof_case *m, size_t n);
+	hash_t *proof;
+	uint8_t *a, *b;
+	uint64_t x, y;
+};
 
+static enum l3af_status verify_inclusion(const struct proof_case *m, size_t n)
+{
+	return tlog_inclusion_verify(m->x, m->y, m->a, (const uint8_t(*)[32])m->proof, n, m->b,
+				     NULL);
+}
+
+static enum l3af_status verify_consistency(const struct proof_case *m, size_t n)
+{
+	return tlog_consistency_verify(m->x, m->y, m->a, m->b, (const uint8_t(*)[32])m->proof, n,
+				       NULL);
+}
+
+/* Every single-bit change to any proof hash (every bit, or one random bit
+ * per hash), to a or to b must fail; so must the proof without its last
+ * hash. */
+static void check_mutations(const struct proof_case *m, size_t n, int all_bits)
+{
 	for (size_t i = 0; i < n; i++) {
 		for (unsigned bit = 0; bit < 256; bit += all_bits ? 1 : 256) {
 			unsigned b = all_bits ? bit : (unsigned)(rnd() % 256);
-			flip(proof[i], b);
-			assert_int_equal(tlog_inclusion_verify(index, size, leaf, p, n, root, NULL),
-					 L3AF_E_VERIFY);
-			flip(proof[i], b);
+			flip(m->proof[i], b);
+			assert_int_equal(m->verify(m, n), L3AF_E_VERIFY);
+			flip(m->proof[i], b);
 		}
 	}
 	unsigned b = (unsigned)(rnd() % 256);
-	flip(leaf, b);
-	assert_int_not_equal(tlog_inclusion_verify(index, size, leaf, p, n, root, NULL), L3AF_OK);
-	flip(leaf, b);
-	flip(root, b);
-	assert_int_not_equal(tlog_inclusion_verify(index, size, leaf, p, n, root, NULL), L3AF_OK);
-	flip(root, b);
+	flip(m->a, b);
+	assert_int_not_equal(m->verify(m, n), L3AF_OK);
+	flip(m->a, b);
+	flip(m->b, b);
+	assert_int_not_equal(m->verify(m, n), L3AF_OK);
+	flip(m->b, b);
 	if (n > 0)
-		assert_int_not_equal(tlog_inclusion_verify(index, size, leaf, p, n - 1, root, NULL),
-				     L3AF_OK);
+		assert_int_not_equal(m->verify(m, n - 1), L3AF_OK);
+	assert_int_equal(m->verify(m, n), L3AF_OK);
+}
+
+/* Inclusion only: an extended proof and a wrong index must fail too. */
+static void check_inclusion_mutations(uint64_t index, uint64_t size, hash_t *proof, size_t n,
+				      uint8_t *leaf, uint8_t *root, int all_bits)
+{
+	struct proof_case m = {verify_inclusion, proof, leaf, root, index, size};
+	const uint8_t(*p)[32] = (const uint8_t(*)[32])proof;
+
+	check_mutations(&m, n, all_bits);
 	if (n < TLOG_PROOF_MAX) {
 		memcpy(proof[n], root, 32);
 		assert_int_not_equal(tlog_inclusion_verify(index, size, leaf, p, n + 1, root, NULL),
@@ -321,7 +324,7 @@ static void one_inclusion(struct memtree *t, uint64_t index, uint64_t size, int 
 
 	assert_int_equal(tlog_tree_hash(&src, size, root, NULL), L3AF_OK);
 	if (size <= 4096) {
-		naive_mth(t->level[0], size, naive);
+		tu_naive_mth((const uint8_t(*)[32])t->level[0], size, naive);
 		assert_memory_equal(root, naive, 32);
 	}
 	assert_int_equal(tlog_inclusion_prove(&src, index, size, proof, &n, NULL), L3AF_OK);
@@ -361,25 +364,8 @@ static void one_consistency(struct memtree *t, uint64_t s1, uint64_t s2, int all
 	assert_int_equal(tlog_tree_hash(&src, s2, r2, NULL), L3AF_OK);
 	assert_int_equal(tlog_consistency_prove(&src, s1, s2, proof, &n, NULL), L3AF_OK);
 	assert_int_equal(tlog_consistency_verify(s1, s2, r1, r2, p, n, NULL), L3AF_OK);
-	for (size_t i = 0; i < n; i++) {
-		for (unsigned bit = 0; bit < 256; bit += all_bits ? 1 : 256) {
-			unsigned b = all_bits ? bit : (unsigned)(rnd() % 256);
-			flip(proof[i], b);
-			assert_int_equal(tlog_consistency_verify(s1, s2, r1, r2, p, n, NULL),
-					 L3AF_E_VERIFY);
-			flip(proof[i], b);
-		}
-	}
-	unsigned b = (unsigned)(rnd() % 256);
-	flip(r1, b);
-	assert_int_not_equal(tlog_consistency_verify(s1, s2, r1, r2, p, n, NULL), L3AF_OK);
-	flip(r1, b);
-	flip(r2, b);
-	assert_int_not_equal(tlog_consistency_verify(s1, s2, r1, r2, p, n, NULL), L3AF_OK);
-	flip(r2, b);
-	if (n > 0)
-		assert_int_not_equal(tlog_consistency_verify(s1, s2, r1, r2, p, n - 1, NULL),
-				     L3AF_OK);
+	struct proof_case m = {verify_consistency, proof, r1, r2, s1, s2};
+	check_mutations(&m, n, all_bits);
 	if (s1 != s2)
 		assert_int_not_equal(tlog_consistency_verify(s1, s2, r2, r1, p, n, NULL), L3AF_OK);
 }
