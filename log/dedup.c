@@ -195,7 +195,7 @@ static enum l3af_status find_table(struct tlog_writer *w, uint64_t key, const st
 	enum l3af_status rc = L3AF_OK;
 
 	for (uint64_t run = 0; run <= d->run && rc == L3AF_OK && !*found; run++) {
-		int step;
+		int step = SQLITE_DONE;
 		sqlite3_bind_int64(d->probe, 1, (int64_t)run);
 		sqlite3_bind_int64(d->probe, 2, (int64_t)key);
 		while (rc == L3AF_OK && !*found && (step = sqlite3_step(d->probe)) == SQLITE_ROW)

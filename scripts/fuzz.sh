@@ -8,12 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-smoke}
 case "$mode" in
-  smoke) secs=15 ;;
+  smoke) secs=10 ;;
   long) secs=${2:-3600} ;;
   *) echo "usage: $0 smoke|long [SECONDS]" >&2; exit 2 ;;
 esac
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DL3AF_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_note fuzz_checkpoint fuzz_tile_path fuzz_proof
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_note fuzz_checkpoint fuzz_tile_path fuzz_proof fuzz_statement fuzz_elf fuzz_package
 failed=0
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
   name=${bin##*/fuzz_}

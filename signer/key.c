@@ -1,6 +1,7 @@
 /*
  * key.c - private signing keys: generate, from seed, parse, save, load, free,
- * and the one place that touches secret bytes (signer_key_sign_raw).
+ * and the one place that touches secret bytes (signer_key_sign_raw, and
+ * signer_key_seed_get for saving publisher keys as PKCS#8).
  *
  * The private text form PRIVATE+KEY+<name>+<hex ID>+<base64(type || seed)>
  * is golang.org/x/mod sumdb/note's (C2SP defines none); key names and IDs
@@ -414,16 +415,13 @@ static enum l3af_status key_file_parse(const char *buf, size_t len,
 	return l3af_fail(err, rc, "signer: key file %s: %s", path, why);
 }
 
-enum l3af_status signer_key_load(const char *path, struct signer_key **out,
-				 struct l3af_err *err)
+enum l3af_status signer_key_file_read(const char *path, char **buf,
+				      size_t *len, struct l3af_err *err)
 {
-	char *buf = NULL;
-	size_t len = 0;
+	char *text = NULL;
 	int fd;
-	enum l3af_status rc = signer_sodium_ready(err);
+	enum l3af_status rc = L3AF_OK;
 
-	if (rc != L3AF_OK)
-		return rc;
 	if (!path)
 		return l3af_fail(err, L3AF_E_INVALID, "signer: key file: no path");
 	/* Symlinks are followed (secret managers mount keys that way); the
@@ -434,14 +432,44 @@ enum l3af_status signer_key_load(const char *path, struct signer_key **out,
 				 "signer: key file %s: open: %s", path, strerror(errno));
 	rc = key_file_check(fd, path, err);
 	/* The text goes straight into locked memory, never the plain heap. */
-	if (rc == L3AF_OK && !(buf = sodium_malloc(KEY_FILE_MAX + 1)))
+	if (rc == L3AF_OK && !(text = sodium_malloc(KEY_FILE_MAX + 1)))
 		rc = l3af_fail(err, L3AF_E_NOMEM,
 			       "signer: key file %s: sodium_malloc failed", path);
 	if (rc == L3AF_OK)
-		rc = key_file_read(fd, path, buf, &len, err);
+		rc = key_file_read(fd, path, text, len, err);
+	close(fd);
+	if (rc != L3AF_OK) {
+		sodium_free(text); /* wipes */
+		return rc;
+	}
+	text[*len] = '\0';
+	*buf = text;
+	return L3AF_OK;
+}
+
+enum l3af_status signer_key_load(const char *path, struct signer_key **out,
+				 struct l3af_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	enum l3af_status rc = signer_sodium_ready(err);
+
+	if (rc == L3AF_OK)
+		rc = signer_key_file_read(path, &buf, &len, err);
 	if (rc == L3AF_OK)
 		rc = key_file_parse(buf, len, path, out, err);
-	sodium_free(buf); /* wipes */
-	close(fd);
+	sodium_free(buf); /* wipes; NULL is fine */
 	return rc;
+}
+
+enum l3af_status signer_key_seed_get(const struct signer_key *key,
+				     uint8_t seed[static SIGNER_PUB_BYTES],
+				     struct l3af_err *err)
+{
+	enum l3af_status rc = secret_open(key, err);
+
+	if (rc != L3AF_OK)
+		return rc;
+	crypto_sign_ed25519_sk_to_seed(seed, key->secret->sk);
+	return secret_close(key, err);
 }

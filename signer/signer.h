@@ -147,4 +147,145 @@ enum l3af_status signer_note_open(const char *note, size_t len,
 				  struct signer_note_result *out,
 				  struct l3af_err *err) L3AF_MUST_CHECK;
 
+/* ---- Publisher keys, DSSE envelopes, in-toto statements ------------------
+ * Publisher keys sign package statements. Two algorithms: Ed25519 (libsodium,
+ * secret in guarded memory) and ECDSA P-256 with SHA-256 (OpenSSL 3 EVP, DER
+ * signatures). Every publisher key has one ID: the lowercase hex SHA-256 of
+ * its DER SubjectPublicKeyInfo. Private key files are unencrypted PKCS#8
+ * PEM ("BEGIN PRIVATE KEY"), mode 0600. Contracts: docs/signer.md.
+ */
+enum signer_alg {
+	SIGNER_ALG_ED25519 = 1,
+	SIGNER_ALG_ECDSA_P256 = 2,
+};
+
+#define SIGNER_SPKI_MAX 91          /* P-256 SPKI, uncompressed point */
+#define SIGNER_KEYID_BYTES 65       /* 64 lowercase hex + NUL */
+#define SIGNER_PUBKEY_PEM_MAX 256   /* any public key PEM, with NUL */
+#define SIGNER_DSSE_MAX (1u << 20)  /* largest envelope accepted or made */
+#define SIGNER_DSSE_SIGS_MAX 16     /* signature entries in one envelope */
+#define SIGNER_DSSE_KEYS_MAX 64     /* trusted keys for one verify */
+
+#define SIGNER_INTOTO_PAYLOAD_TYPE "application/vnd.in-toto+json"
+#define SIGNER_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
+#define SIGNER_PREDICATE_TYPE "https://l3af.io/attestation/ebpf-package/v1"
+#define SIGNER_SUBJECT_NAME_MAX 255 /* subject name bytes, excluding NUL */
+#define SIGNER_STATEMENT_MAX (1u << 19) /* statement JSON bytes (fits an envelope) */
+#define SIGNER_PREDICATE_DEPTH_MAX 32   /* nesting of arrays/objects in predicate */
+
+/* A publisher's public key (plain data; copy freely). spki is canonical DER:
+ * it re-encodes to itself. */
+struct signer_pubkey {
+	enum signer_alg alg;
+	char id[SIGNER_KEYID_BYTES];
+	size_t spki_len;
+	uint8_t spki[SIGNER_SPKI_MAX];
+};
+
+/* A publisher's private key (opaque). */
+struct signer_privkey;
+
+/* "ed25519", "ecdsa-p256", or "unknown". */
+const char *signer_alg_name(enum signer_alg alg);
+
+/* Public key from DER SubjectPublicKeyInfo (Ed25519 or P-256 named curve,
+ * canonical encoding only) or from PEM "PUBLIC KEY" text (one block, nothing
+ * after it but newlines). L3AF_E_INVALID on anything else. */
+enum l3af_status signer_pubkey_from_spki(const uint8_t *der, size_t len,
+					 struct signer_pubkey *out,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_pubkey_parse_pem(const char *text, size_t len,
+					 struct signer_pubkey *out,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+/* PEM text of pub, NUL-terminated, in buf; L3AF_E_INVALID if pub is not a
+ * key this module made or parsed. */
+enum l3af_status signer_pubkey_format_pem(const struct signer_pubkey *pub,
+					  char buf[static SIGNER_PUBKEY_PEM_MAX],
+					  struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* New random key; load (PKCS#8 PEM, same file checks as signer_key_load);
+ * save (new file, 0600, exclusive, no symlink following); free (wipes; NULL
+ * is fine); borrowed public half, valid while key lives. */
+enum l3af_status signer_privkey_generate(enum signer_alg alg,
+					 struct signer_privkey **out,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_privkey_load(const char *path,
+				     struct signer_privkey **out,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_privkey_save(const struct signer_privkey *key,
+				     const char *path,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+void signer_privkey_free(struct signer_privkey *key);
+const struct signer_pubkey *signer_privkey_pubkey(const struct signer_privkey *key);
+
+/* DSSE v1 pre-authentication encoding (secure-systems-lab/dsse protocol.md):
+ * "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. *out is l3af_malloc'd.
+ * L3AF_E_LIMIT if body is over SIGNER_DSSE_MAX. */
+enum l3af_status signer_dsse_pae(const char *type, size_t type_len,
+				 const uint8_t *body, size_t body_len,
+				 uint8_t **out, size_t *out_len,
+				 struct l3af_err *err) L3AF_MUST_CHECK;
+/* Sign PAE(type, payload) and return the JSON envelope with one signature,
+ * compact with sorted keys, NUL-terminated, l3af_free'd by the caller.
+ * L3AF_E_LIMIT if the envelope would exceed SIGNER_DSSE_MAX. */
+enum l3af_status signer_dsse_sign(const struct signer_privkey *key,
+				  const char *payload_type,
+				  const uint8_t *payload, size_t payload_len,
+				  char **envelope,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* What signer_dsse_verify found. payload_type and payload (NUL-terminated
+ * after payload_len bytes) are owned; release with signer_dsse_result_clear. */
+struct signer_dsse_result {
+	char *payload_type;
+	uint8_t *payload;
+	size_t payload_len;
+	unsigned sigs;          /* signature entries present */
+	unsigned verified;      /* distinct trusted keys that verified */
+	uint64_t verified_mask; /* bit i: keys[i] verified */
+};
+
+/* Parse a JSON envelope (at most SIGNER_DSSE_MAX bytes, checked before
+ * parsing) and verify it against nkeys (1..64) trusted keys: it verifies if
+ * at least `threshold` (1..nkeys) distinct keys made a valid signature over
+ * the PAE. A signature with a non-empty keyid is tried only against the key
+ * with that ID; one with none against every key. Failing signatures are
+ * skipped (DSSE "Multi-signature Verification"). L3AF_E_VERIFY below the
+ * threshold; L3AF_E_INVALID for a malformed envelope or bad arguments;
+ * L3AF_E_LIMIT for size; L3AF_E_NOMEM; L3AF_E_CRYPTO. `out` is filled only
+ * on success, and may be NULL. */
+enum l3af_status signer_dsse_verify(const char *envelope, size_t len,
+				    const struct signer_pubkey *keys,
+				    size_t nkeys, unsigned threshold,
+				    struct signer_dsse_result *out,
+				    struct l3af_err *err) L3AF_MUST_CHECK;
+void signer_dsse_result_clear(struct signer_dsse_result *res);
+
+/* An in-toto Statement v1 with one subject. predicate is owned (jansson
+ * reference); release with signer_statement_clear. */
+struct json_t;
+struct signer_statement {
+	char name[SIGNER_SUBJECT_NAME_MAX + 1];
+	uint8_t sha256[32];
+	struct json_t *predicate;
+};
+
+/* Build the statement for artifact `name` with digest sha256 and
+ * `predicate` (borrowed; its required fields are checked, see
+ * docs/signer.md) as compact JSON with sorted keys, NUL-terminated,
+ * l3af_free'd by the caller. L3AF_E_INVALID for a bad name or predicate;
+ * L3AF_E_LIMIT over SIGNER_STATEMENT_MAX. */
+enum l3af_status signer_statement_build(const char *name,
+					const uint8_t sha256[static 32],
+					const struct json_t *predicate,
+					char **out,
+					struct l3af_err *err) L3AF_MUST_CHECK;
+/* Parse and validate statement JSON (at most SIGNER_STATEMENT_MAX bytes, no
+ * duplicate keys). `out` is filled only on success. L3AF_E_INVALID,
+ * L3AF_E_LIMIT, L3AF_E_NOMEM. */
+enum l3af_status signer_statement_parse(const char *json, size_t len,
+					struct signer_statement *out,
+					struct l3af_err *err) L3AF_MUST_CHECK;
+void signer_statement_clear(struct signer_statement *st);
+
 #endif

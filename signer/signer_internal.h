@@ -56,6 +56,66 @@ enum l3af_status signer_key_sign_raw(const struct signer_key *key,
 				     uint8_t sig[static SIGNER_SIG_BYTES],
 				     struct l3af_err *err) L3AF_MUST_CHECK;
 
+/* Open, check (regular file, mode & 077 == 0, at most 1 KiB, via fstat on
+ * the open fd) and read a private key file into sodium_malloc memory.
+ * *buf is NUL-terminated, *len excludes the NUL; release with sodium_free
+ * (which wipes). Errors as signer_key_load, messages name the file. */
+enum l3af_status signer_key_file_read(const char *path, char **buf,
+				      size_t *len,
+				      struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Copy the 32-byte Ed25519 seed of key out of guarded memory (to write a
+ * PKCS#8 file). The caller wipes seed on every path. */
+enum l3af_status signer_key_seed_get(const struct signer_key *key,
+				     uint8_t seed[static SIGNER_PUB_BYTES],
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* --- publisher keys, DSSE, statements ----------------------------------- */
+
+#define SIGNER_PUBSIG_MAX 72 /* DER ECDSA P-256 signature; Ed25519 is 64 */
+
+/* Record an OpenSSL failure: "<what>: <last OpenSSL error text>", and clear
+ * the thread's OpenSSL error queue. Returns code. */
+enum l3af_status signer_ossl_fail(struct l3af_err *err, enum l3af_status code,
+				  const char *what);
+
+/* Sign msg with a publisher key: Ed25519, or ECDSA P-256 over SHA-256(msg)
+ * as DER. Only dsse.c calls it, and only over a PAE, so that a publisher
+ * signature never means anything else. */
+enum l3af_status signer_privkey_sign(const struct signer_privkey *key,
+				     const uint8_t *msg, size_t len,
+				     uint8_t sig[static SIGNER_PUBSIG_MAX],
+				     size_t *sig_len,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Verify sig over msg with pub. L3AF_E_VERIFY if it does not verify
+ * (including a wrong length or a non-canonical DER ECDSA signature);
+ * L3AF_E_CRYPTO if it could not be checked. */
+enum l3af_status signer_pubkey_verify(const struct signer_pubkey *pub,
+				      const uint8_t *msg, size_t len,
+				      const uint8_t *sig, size_t sig_len,
+				      struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* The publisher public key of an OpenSSL key (via its DER SPKI). */
+struct evp_pkey_st;
+enum l3af_status signer_pubkey_from_evp(const struct evp_pkey_st *pkey,
+					struct signer_pubkey *out,
+					struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Parse JSON text of at most SIGNER_DSSE_MAX bytes (checked first) with
+ * duplicate keys rejected and a top-level object required. `what` names the
+ * object in messages. *out is a new reference. */
+struct json_t;
+enum l3af_status signer_json_load(const char *text, size_t len,
+				  const char *what, struct json_t **out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* v as compact JSON with sorted keys (JSON_COMPACT | JSON_SORT_KEYS) in a
+ * new l3af_malloc'd NUL-terminated string; L3AF_E_LIMIT over cap bytes. */
+enum l3af_status signer_json_dump(const struct json_t *v, size_t cap,
+				  const char *what, char **out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+
 /* Big-endian loads and stores (key IDs, cosignature timestamps). */
 static inline uint32_t signer_be32(const uint8_t *p)
 {
