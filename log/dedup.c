@@ -18,8 +18,11 @@
  *    1 in ~13 at 50M: beyond that, runs want compacting; docs/log.md);
  *  - meta "dedup_upto": every entry below it is in a complete run;
  *    "dedup_run": the run being written. The memory part is exactly the
- *    entries from dedup_upto on; it is rebuilt from them at start-up (and
- *    after a failed transaction), after deleting the unfinished run.
+ *    entries from dedup_upto on. At start-up they are all written into the
+ *    current run at once, which completes it, so memory starts empty and a
+ *    restart never loses flush progress; after a failed transaction they
+ *    are rebuilt into the frozen array. Rows are written with INSERT OR
+ *    IGNORE, so rewriting a row already committed for the run is harmless.
  * Memory is bounded (generations and filter), not by the log. Equal 64-bit
  * prefixes of different entries are allowed everywhere: every candidate's
  * bytes are compared.
@@ -365,8 +368,9 @@ static enum l3af_status meta_get(struct tlog_writer *w, const char *key, uint64_
 	return rc;
 }
 
-/* Rebuild the memory part from the entries at or above dedup_upto, after
- * dropping the rows of the unfinished run (they are rewritten from it). */
+/* Rebuild the memory part from the entries at or above dedup_upto into the
+ * frozen array. At most two generations are pending: start-up completes the
+ * run, and a generation is frozen only after the previous one is written. */
 enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
@@ -389,8 +393,10 @@ enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 	while (rc == L3AF_OK && sqlite3_step(st) == SQLITE_ROW) {
 		uint8_t leaf[TLOG_HASH_BYTES];
 		if (d->nfrozen >= 2 * d->generation) {
-			rc = l3af_fail(err, L3AF_E_CORRUPT, "dedup: %llu unwritten entries",
-				       (unsigned long long)(w->size - d->upto));
+			rc = l3af_fail(err, L3AF_E_CORRUPT,
+				       "dedup: %llu entries above dedup_upto %llu (at most %zu expected)",
+				       (unsigned long long)(w->size - d->upto),
+				       (unsigned long long)d->upto, 2 * d->generation);
 			break;
 		}
 		tlog_hash_leaf(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), leaf);
@@ -418,20 +424,23 @@ static enum l3af_status bloom_load(struct tlog_writer *w, struct l3af_err *err)
 	return L3AF_OK;
 }
 
-/* Rows of the unfinished run (a crash mid-run) are rewritten after the
- * rebuild; drop them first. A committed transaction of its own. */
-static enum l3af_status drop_unfinished_run(struct tlog_writer *w, struct l3af_err *err)
+/* Start-up: write everything pending into the current run in one
+ * transaction and finish it (about 1 s per million entries pending). */
+static enum l3af_status complete_run(struct tlog_writer *w, struct l3af_err *err)
 {
-	char sql[96];
-	uint64_t run = 0;
-	enum l3af_status rc = meta_get(w, "dedup_run", &run, err);
+	struct tlog_dedup *d = w->dedup;
+	enum l3af_status rc;
 
+	if (d->nfrozen == 0)
+		return L3AF_OK;
+	if (sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "dedup: begin");
+	rc = flush_slice(w, d->nfrozen, err);
+	if (rc == L3AF_OK && sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = tlog_sqlite_fail(w->db, err, L3AF_E_IO, "dedup: commit");
 	if (rc != L3AF_OK)
-		return rc;
-	snprintf(sql, sizeof(sql), "DELETE FROM dedup WHERE run >= %llu", (unsigned long long)run);
-	if (sqlite3_exec(w->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return tlog_sqlite_fail(w->db, err, L3AF_E_IO, "drop unfinished dedup run");
-	return L3AF_OK;
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struct l3af_err *err)
@@ -453,16 +462,16 @@ enum l3af_status tlog_dedup_open(struct tlog_writer *w, size_t generation, struc
 				 generation);
 	if (sqlite3_prepare_v3(w->db, "SELECT idx FROM dedup WHERE run = ? AND key = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->probe, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(w->db, "INSERT INTO dedup(run, key, idx) VALUES(?, ?, ?)", -1,
+	    sqlite3_prepare_v3(w->db, "INSERT OR IGNORE INTO dedup(run, key, idx) VALUES(?, ?, ?)", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->insert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(w->db, "UPDATE meta SET value = ? WHERE key = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &d->meta_set, NULL) != SQLITE_OK)
 		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "prepare dedup statements");
-	rc = drop_unfinished_run(w, err);
-	if (rc == L3AF_OK)
-		rc = bloom_load(w, err);
+	rc = bloom_load(w, err);
 	if (rc == L3AF_OK)
 		rc = tlog_dedup_rebuild(w, err);
+	if (rc == L3AF_OK)
+		rc = complete_run(w, err);
 	return rc;
 }
 

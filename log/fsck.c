@@ -276,6 +276,29 @@ static void check_checkpoints(struct fsck *f)
 		        (long long)last, (unsigned long long)f->size);
 }
 
+/* The served checkpoint must be the one stored at its size. */
+static void compare_with_stored(struct fsck *f, const struct tlog_checkpoint *pub)
+{
+	struct tlog_checkpoint stored;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(f->db, "SELECT note FROM checkpoints WHERE size = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		problem(f, "published record: cannot read checkpoints: %s", sqlite3_errmsg(f->db));
+		return;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)pub->size);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		problem(f, "published record: checkpoint %llu was served but is not stored",
+			(unsigned long long)pub->size);
+	else if (tlog_note_check(f->log, sqlite3_column_blob(st, 0),
+				 (size_t)sqlite3_column_bytes(st, 0), &stored, NULL) != L3AF_OK ||
+		 memcmp(stored.root, pub->root, TLOG_HASH_BYTES) != 0)
+		problem(f, "published record: checkpoint %llu differs from the stored one",
+			(unsigned long long)pub->size);
+	sqlite3_finalize(st);
+}
+
 static void check_published_record(struct fsck *f, const char *dir)
 {
 	struct tlog_checkpoint cp;
@@ -298,6 +321,8 @@ static void check_published_record(struct fsck *f, const char *dir)
 		        "published record: size %llu was served, the database holds %llu "
 		        "entries: committed data was lost",
 		        (unsigned long long)cp.size, (unsigned long long)f->size);
+	else
+		compare_with_stored(f, &cp);
 	l3af_free(note);
 }
 

@@ -309,6 +309,8 @@ enum l3af_status tlog_inclusion_prove(const struct tlog_hash_source *src,
 	 * comes out root-first and is reversed into RFC order (leaf first). */
 	while (hi - lo > 1 && rc == L3AF_OK) {
 		uint64_t k = split_point(hi - lo);
+		if (count == TLOG_PROOF_MAX)
+			return l3af_fail(err, L3AF_E_INTERNAL, "inclusion proof: too long");
 		if (index < lo + k) {
 			rc = range_hash(src, lo + k, hi, proof[count++], err);
 			hi = lo + k;
@@ -338,6 +340,8 @@ enum l3af_status tlog_consistency_prove(const struct tlog_hash_source *src,
 		return l3af_fail(err, L3AF_E_INVALID, "consistency proof: sizes %llu -> %llu",
 				 (unsigned long long)size1, (unsigned long long)size2);
 	while (rc == L3AF_OK) {
+		if (count == TLOG_PROOF_MAX)
+			return l3af_fail(err, L3AF_E_INTERNAL, "consistency proof: too long");
 		if (size1 == hi) {
 			if (!whole)
 				rc = range_hash(src, lo, hi, proof[count++], err);

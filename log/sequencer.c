@@ -217,8 +217,13 @@ enum l3af_status tlog_seq_append(struct tlog_seq *s, const uint8_t *data, size_t
 	pthread_mutex_unlock(&w.lock);
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
-	if (w.rc != L3AF_OK)
-		return l3af_fail(err, w.rc, "append failed: %s", l3af_status_name(w.rc));
+	if (w.rc != L3AF_OK) {
+		pthread_mutex_lock(&s->lock);
+		l3af_fail(err, w.rc, "append failed (%s)%s%s", l3af_status_name(w.rc),
+			  s->failed_msg[0] ? ": " : "", s->failed_msg);
+		pthread_mutex_unlock(&s->lock);
+		return w.rc;
+	}
 	*index = w.index;
 	return L3AF_OK;
 }

@@ -182,11 +182,66 @@ static enum l3af_status create_db(const char *path, const char *origin,
 	return rc;
 }
 
-enum l3af_status tlog_create(const char *dir, const char *origin, struct l3af_err *err)
+/* fsync a file by path (the new database before it is renamed into place). */
+static enum l3af_status fsync_path(const char *path, struct l3af_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	enum l3af_status rc = L3AF_OK;
+
+	if (fd < 0)
+		return l3af_fail(err, L3AF_E_IO, "open %s: %s", path, strerror(errno));
+	if (fsync(fd) != 0)
+		rc = l3af_fail(err, L3AF_E_IO, "fsync %s: %s", path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* Remove what a crashed tlog_create may have left: a half-built database
+ * and a key that no database was ever made with. */
+static void remove_leftovers(const char *dir)
+{
+	static const char *const names[] = {TLOG_DB_FILE ".new", TLOG_DB_FILE ".new-wal",
+					    TLOG_DB_FILE ".new-shm", TLOG_DB_FILE ".new-journal",
+					    TLOG_KEY_FILE};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) < sizeof(path))
+			unlink(path);
+}
+
+static enum l3af_status write_keys(const char *dir, const char *origin, struct signer_key **key,
+				   struct l3af_err *err)
 {
 	char path[PATH_MAX], vtext[SIGNER_VKEY_TEXT_MAX + 1];
-	struct signer_key *key = NULL;
 	struct signer_vkey vkey;
+	enum l3af_status rc = signer_key_generate(origin, SIGNER_TYPE_ED25519, key, err);
+
+	if (rc == L3AF_OK)
+		rc = tlog_path(NULL, dir, TLOG_KEY_FILE, path, sizeof(path), err);
+	if (rc == L3AF_OK)
+		rc = signer_key_save(*key, path, err);
+	if (rc != L3AF_OK)
+		return rc;
+	signer_key_vkey(*key, &vkey);
+	signer_vkey_format(&vkey, vtext);
+	strcat(vtext, "\n");
+	rc = tlog_path(NULL, dir, TLOG_VKEY_FILE, path, sizeof(path), err);
+	if (rc == L3AF_OK)
+		rc = l3af_file_replace(path, vtext, strlen(vtext), 0644, err);
+	return rc;
+}
+
+/*
+ * Crash-atomic: the key files are written first, then the database is built
+ * as log.db.new, closed (which folds its WAL in), fsynced and renamed to
+ * log.db. A log exists exactly when log.db does; whatever a crash left
+ * before that is removed by the next tlog_create.
+ */
+enum l3af_status tlog_create(const char *dir, const char *origin, struct l3af_err *err)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	struct signer_key *key = NULL;
 	enum l3af_status rc;
 
 	rc = tlog_origin_check(origin, err);
@@ -196,24 +251,18 @@ enum l3af_status tlog_create(const char *dir, const char *origin, struct l3af_er
 		return l3af_fail(err, L3AF_E_IO, "mkdir %s: %s", dir, strerror(errno));
 	if (tlog_exists(dir))
 		return l3af_fail(err, L3AF_E_EXISTS, "%s already holds a log", dir);
-	rc = signer_key_generate(origin, SIGNER_TYPE_ED25519, &key, err);
+	remove_leftovers(dir);
+	rc = write_keys(dir, origin, &key, err);
 	if (rc == L3AF_OK)
-		rc = tlog_path(NULL, dir, TLOG_KEY_FILE, path, sizeof(path), err);
-	if (rc == L3AF_OK)
-		rc = signer_key_save(key, path, err);
-	if (rc == L3AF_OK) {
-		signer_key_vkey(key, &vkey);
-		signer_vkey_format(&vkey, vtext);
-		strcat(vtext, "\n");
-		rc = tlog_path(NULL, dir, TLOG_VKEY_FILE, path, sizeof(path), err);
-	}
-	if (rc == L3AF_OK)
-		rc = l3af_file_replace(path, vtext, strlen(vtext), 0644, err);
-	/* The database goes last: its existence is what marks a log as made. */
+		rc = tlog_path(NULL, dir, TLOG_DB_FILE ".new", tmp, sizeof(tmp), err);
 	if (rc == L3AF_OK)
 		rc = tlog_path(NULL, dir, TLOG_DB_FILE, path, sizeof(path), err);
 	if (rc == L3AF_OK)
-		rc = create_db(path, origin, key, err);
+		rc = create_db(tmp, origin, key, err);
+	if (rc == L3AF_OK)
+		rc = fsync_path(tmp, err);
+	if (rc == L3AF_OK && rename(tmp, path) != 0)
+		rc = l3af_fail(err, L3AF_E_IO, "rename %s: %s", tmp, strerror(errno));
 	if (rc == L3AF_OK)
 		rc = l3af_fsync_parent(path, err);
 	signer_key_free(key);

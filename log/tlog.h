@@ -25,7 +25,9 @@
 #define TLOG_TILE_HEIGHT 8
 #define TLOG_TILE_WIDTH 256                 /* hashes in a full tile */
 #define TLOG_TILE_BYTES (TLOG_TILE_WIDTH * TLOG_HASH_BYTES)
-#define TLOG_PROOF_MAX 63                   /* hashes in any proof */
+/* Hashes in any proof: an inclusion proof has at most 63 (sizes < 2^63), a
+ * consistency proof one more (RFC 9162 2.1.4.1 adds the old subtree's root). */
+#define TLOG_PROOF_MAX 64
 #define TLOG_ENTRY_MAX 65535                /* entry bytes (uint16 length in bundles) */
 #define TLOG_SIZE_MAX ((uint64_t)INT64_MAX) /* largest tree size (2^63 - 1) */
 #define TLOG_ORIGIN_MAX 255
@@ -229,8 +231,10 @@ enum l3af_status tlog_seq_append(struct tlog_seq *seq, const uint8_t *data, size
 void tlog_seq_stats(struct tlog_seq *seq, uint64_t *entries, uint64_t *batches);
 
 /*
- * Read side. All are thread safe and may run while tlog_append runs; each
- * reads a consistent snapshot. Buffers returned through `out` are owned by
+ * Read side. All are thread safe and may run while tlog_append runs. They
+ * serve only what the published checkpoint covers, and read only committed
+ * data; a proof may take several reads, which stay consistent because tiles
+ * only ever grow by appending. Buffers returned through `out` are owned by
  * the caller (l3af_free).
  */
 /* The latest signed checkpoint note. */

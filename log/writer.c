@@ -115,6 +115,10 @@ static enum l3af_status published_open(struct tlog *log, struct l3af_err *err)
 	log->w->published_fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (log->w->published_fd < 0)
 		return l3af_fail(err, L3AF_E_IO, "open %s: %s", path, strerror(errno));
+	/* The file must survive a power loss as surely as its records. */
+	rc = l3af_fsync_parent(path, err);
+	if (rc != L3AF_OK)
+		return rc;
 	got = pread(log->w->published_fd, buf, sizeof(buf), 0);
 	if (got > 0 && published_pick(buf, (size_t)got, &log->w->published_seq, &off, &len))
 		return L3AF_OK;
@@ -359,8 +363,10 @@ enum l3af_status tlog_append(struct tlog *log, const struct tlog_entry *entries,
 		memcpy(w->edge, w->saved, sizeof(w->edge));
 		w->size = size0;
 		l3af_free(note);
-		/* The in-memory dedup keys of the failed batch must go too. */
-		if (tlog_dedup_rebuild(w, NULL) != L3AF_OK)
+		/* The in-memory dedup keys of the failed batch must go too. After
+		 * an I/O error or damage nothing more is acknowledged until a
+		 * restart has run the start-up check (never retry and carry on). */
+		if (rc == L3AF_E_IO || rc == L3AF_E_CORRUPT || tlog_dedup_rebuild(w, NULL) != L3AF_OK)
 			w->broken = true;
 		return rc;
 	}

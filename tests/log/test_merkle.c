@@ -385,6 +385,48 @@ static void test_consistency_random_to_1e6(void **state)
 	}
 }
 
+/* The longest proofs there are: sizes near 2^63. A tree whose leaves are all
+ * equal is consistent and costs nothing to store: every subtree of height h
+ * has the same hash, H(h) = node(H(h-1), H(h-1)). */
+static enum l3af_status equal_leaves_node(void *ctx, unsigned height, uint64_t index,
+					  uint8_t out[static TLOG_HASH_BYTES],
+					  struct l3af_err *err)
+{
+	uint8_t h[TLOG_HASH_BYTES], t[TLOG_HASH_BYTES];
+
+	tlog_hash_leaf((const uint8_t *)"leaf", 4, h);
+	for (unsigned i = 0; i < height; i++) {
+		tlog_hash_node(h, h, t);
+		memcpy(h, t, sizeof(h));
+	}
+	memcpy(out, h, sizeof(h));
+	return L3AF_OK;
+}
+
+static void test_longest_proofs(void **state)
+{
+	struct tlog_hash_source src = {.node = equal_leaves_node};
+	hash_t proof[TLOG_PROOF_MAX];
+	uint8_t r1[32], r2[32], leaf[32];
+	size_t n = 0;
+	const uint64_t max = TLOG_SIZE_MAX;
+
+	assert_int_equal(tlog_consistency_prove(&src, 3, max, proof, &n, NULL), L3AF_OK);
+	assert_int_equal(n, 64);
+	assert_int_equal(tlog_tree_hash(&src, 3, r1, NULL), L3AF_OK);
+	assert_int_equal(tlog_tree_hash(&src, max, r2, NULL), L3AF_OK);
+	assert_int_equal(tlog_consistency_verify(3, max, r1, r2, (const uint8_t(*)[32])proof, n,
+						 NULL),
+			 L3AF_OK);
+	/* Leaf 0 sits under the full left subtree of 2^62: 62 + 1 hashes. */
+	assert_int_equal(tlog_inclusion_prove(&src, 0, max, proof, &n, NULL), L3AF_OK);
+	assert_int_equal(n, 63);
+	tlog_hash_leaf((const uint8_t *)"leaf", 4, leaf);
+	assert_int_equal(tlog_inclusion_verify(0, max, leaf, (const uint8_t(*)[32])proof, n, r2,
+					       NULL),
+			 L3AF_OK);
+}
+
 static void test_bad_arguments(void **state)
 {
 	uint8_t h[32] = {0};
@@ -395,7 +437,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(tlog_inclusion_verify(0, 0, h, p, 0, h, &err), L3AF_E_INVALID);
 	assert_non_null(strstr(err.msg, "size"));
 	assert_int_equal(tlog_inclusion_verify(5, 5, h, p, 0, h, NULL), L3AF_E_INVALID);
-	assert_int_equal(tlog_inclusion_verify(0, 1, h, p, 64, h, NULL), L3AF_E_VERIFY);
+	assert_int_equal(tlog_inclusion_verify(0, 1, h, p, 65, h, NULL), L3AF_E_VERIFY);
 	assert_int_equal(tlog_consistency_verify(0, 5, h, h, p, 1, NULL), L3AF_E_INVALID);
 	assert_int_equal(tlog_consistency_verify(6, 5, h, h, p, 1, NULL), L3AF_E_INVALID);
 	assert_int_equal(tlog_consistency_verify(4, 5, h, h, p, 0, NULL), L3AF_E_VERIFY);
@@ -425,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_reference_roots),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_longest_proofs),
 		cmocka_unit_test(test_inclusion_every_pair_to_300),
 		cmocka_unit_test(test_inclusion_random_to_1e6),
 		cmocka_unit_test(test_consistency_every_pair_to_150),

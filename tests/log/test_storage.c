@@ -307,6 +307,58 @@ static void test_dedup_generations(void **state)
 	check_all_tiles(f);
 }
 
+/* Review findings: a failed batch in the middle of a dedup run, and
+ * restarts while runs are unfinished, must leave the log working. */
+static void test_dedup_failures_and_restarts(void **state)
+{
+	struct fixture *f = *state;
+	struct l3af_err err = {0};
+	int problems = 0;
+	uint8_t buf[256];
+	uint64_t idx;
+
+	tlog_close(f->log);
+	tlog_dedup_generation = 1000;
+	assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
+	append_range(f, 0, 1002);
+	append_range(f, 1002, 1200); /* part of the first run is written */
+	struct tlog_entry bad[2] = {{buf, tu_entry(5000, buf)}, {buf, 0}};
+	uint64_t ix[2];
+	assert_int_equal(tlog_append(f->log, bad, 2, ix, NULL), L3AF_E_INVALID);
+	append_range(f, 1200, 1400); /* must not collide with the committed rows */
+	for (int restart = 0; restart < 3; restart++) {
+		tlog_close(f->log);
+		assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
+		for (int b = 0; b < 5; b++)
+			append_range(f, f->size, f->size + 130);
+	}
+	struct tlog_entry again = {buf, tu_entry(17, buf)};
+	assert_int_equal(tlog_append(f->log, &again, 1, &idx, NULL), L3AF_OK);
+	assert_int_equal(idx, 17);
+	tlog_dedup_generation = TLOG_DEDUP_GENERATION;
+	assert_int_equal(tlog_fsck(f->dir, report_line, &problems, NULL), L3AF_OK);
+	assert_int_equal(problems, 0);
+}
+
+/* A crashed tlog_create leaves a key and a half-built database; the next
+ * create must clean up and succeed. */
+static void test_create_after_crash(void **state)
+{
+	char *dir = tu_tempdir("create"), path[4096];
+	struct tlog *log = NULL;
+
+	snprintf(path, sizeof(path), "%s/log.key", dir);
+	assert_int_equal(l3af_file_create(path, "stale", 5, 0600, NULL), L3AF_OK);
+	snprintf(path, sizeof(path), "%s/log.db.new", dir);
+	assert_int_equal(l3af_file_create(path, "half", 4, 0644, NULL), L3AF_OK);
+	assert_false(tlog_exists(dir));
+	assert_int_equal(tlog_create(dir, "after.crash.example", NULL), L3AF_OK);
+	assert_int_equal(tlog_open(dir, TLOG_OPEN_WRITER, &log, NULL), L3AF_OK);
+	tlog_close(log);
+	assert_int_equal(access(path, F_OK), -1);
+	tu_rmtree(dir);
+}
+
 static void report_line(void *ctx, const char *line)
 {
 	fprintf(stderr, "fsck: %s\n", line);
@@ -387,6 +439,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dedup_and_failed_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_lock_fsck_export, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup_generations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_failures_and_restarts, setup, teardown),
+		cmocka_unit_test(test_create_after_crash),
 	};
 	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
 }
