@@ -29,6 +29,14 @@ int cmd_export(int argc, char **argv);
 void cmd_export_help(FILE *out);
 int cmd_bench(int argc, char **argv);
 void cmd_bench_help(FILE *out);
+int cmd_keygen(int argc, char **argv);
+void cmd_keygen_help(FILE *out);
+int cmd_package(int argc, char **argv);
+void cmd_package_help(FILE *out);
+int cmd_sign(int argc, char **argv);
+void cmd_sign_help(FILE *out);
+int cmd_statement(int argc, char **argv);
+void cmd_statement_help(FILE *out);
 
 /* "l3af-tlog CMD: message" on stderr, returns code. */
 int cli_error(const char *cmd, int code, const char *fmt, ...) L3AF_PRINTF(3, 4);

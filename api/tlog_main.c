@@ -9,6 +9,13 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
+	{"keygen", "make a publisher signing key", cmd_keygen, cmd_keygen_help},
+	{"package", "create a reproducible package archive, or inspect one", cmd_package,
+	 cmd_package_help},
+	{"sign", "sign a package: an in-toto statement in a DSSE envelope", cmd_sign,
+	 cmd_sign_help},
+	{"statement", "check a signed package statement locally", cmd_statement,
+	 cmd_statement_help},
 	{"fsck", "recompute and check everything a log's data directory stores", cmd_fsck,
 	 cmd_fsck_help},
 	{"export", "write the log's checkpoint, tiles and entry bundles as static files",
@@ -51,7 +58,7 @@ static void usage(FILE *out)
 		     "The client of an l3af-tlog transparency log for eBPF packages.\n\n"
 		     "Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'l3af-tlog help COMMAND' or 'l3af-tlog COMMAND --help' explains one.\n"
 		     "Exit status: 0 done, 1 failed (or damage found), 2 bad usage.\n");
 }

@@ -66,8 +66,10 @@ struct ebpf_pkg {
  * $SOURCE_DATE_EPOCH if set), uid/gid 0 with empty owner names, modes 0755
  * for files with any execute bit and directories, 0644 otherwise, gzip
  * without name or time. Symlinks, devices, sockets, FIFOs, hard-linked files,
- * setuid/setgid/sticky bits and names with control characters are refused
- * (L3AF_E_INVALID naming the path). The same input gives the same bytes
+ * setuid/setgid/sticky bits, names that are not printable ASCII (or hold a
+ * backslash) and an empty directory are refused (L3AF_E_INVALID naming the
+ * path); a malformed $SOURCE_DATE_EPOCH too. The archive is read back with
+ * ebpf_pkg_read before it is written, so it never makes what it refuses. The same input gives the same bytes
  * whatever the time, umask or file order on disk. The archive is written to
  * out_path atomically (temporary file, fsync, rename); if pkg_out is not
  * NULL it receives the package as it was read back from the new archive.
@@ -80,8 +82,10 @@ enum l3af_status ebpf_pkg_create(const char *dir, const char *name, const char *
  * Read a package archive (tar, tar.gz or zip, detected from its bytes) from
  * memory, safely: every entry must lie under one top-level folder
  * l3af_<name>/; regular files and directories only (no symlinks, hard links,
- * devices, FIFOs); no absolute paths, no ".." or "." components, no empty
- * components, no duplicate paths, no setuid/setgid/sticky bits; at most
+ * devices, FIFOs, encrypted or sparse entries); paths of printable ASCII
+ * without backslash; no absolute paths, no ".." or "." components, no empty
+ * components, no duplicate paths, no file used as a folder, no
+ * setuid/setgid/sticky bits; at least one file and at most
  * EBPF_PKG_MAX_FILES files, EBPF_PKG_MAX_FILE_BYTES each and
  * EBPF_PKG_MAX_TOTAL_BYTES in all, counted while decompressing (a zip bomb
  * stops at the cap); an entry whose data is shorter or longer than its

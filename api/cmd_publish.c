@@ -1,0 +1,618 @@
+/*
+ * cmd_publish.c - the publisher's commands: keygen, package create,
+ * package inspect, sign, statement verify (docs/publishing.md).
+ *
+ * The statement a publisher signs is an in-toto Statement v1 whose subject is
+ * the package archive (file name and SHA-256) and whose predicate describes
+ * it (docs/formats.md "Package statement"): name, version, platform, the file
+ * manifest, the facts of every eBPF program, licence, documentation digest
+ * and the L3AF loading fields. It travels as a DSSE envelope.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ebpf.h"
+#include "signer.h"
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static int load_file(const char *cmd, const char *path, size_t max, char **buf, size_t *len)
+{
+	struct l3af_err err = {0};
+
+	if (l3af_file_read(path, max, buf, len, &err) != L3AF_OK)
+		return cli_error(cmd, CLI_FAIL, "%s", err.msg);
+	return CLI_OK;
+}
+
+static void sha256_hex(const uint8_t *data, size_t len, uint8_t bin[32], char hex[65])
+{
+	unsigned int n = 0;
+
+	EVP_Digest(data, len, bin, &n, EVP_sha256(), NULL);
+	l3af_hex_encode(hex, bin, 32);
+}
+
+/* Print a JSON value compactly with sorted keys, and a newline. */
+static void print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+}
+
+/* "os/arch[/distro]", e.g. "linux/amd64/bookworm" or "windows/amd64". */
+static json_t *parse_platform(const char *text)
+{
+	char *copy = strdup(text), *save = NULL;
+	const char *os = copy ? strtok_r(copy, "/", &save) : NULL;
+	const char *arch = os ? strtok_r(NULL, "/", &save) : NULL;
+	const char *distro = arch ? strtok_r(NULL, "/", &save) : NULL;
+	json_t *p = NULL;
+
+	if (arch && !strtok_r(NULL, "/", &save) && (!strcmp(os, "linux") || !strcmp(os, "windows"))) {
+		p = json_pack("{s:s, s:s}", "os", os, "arch", arch);
+		if (p && distro)
+			json_object_set_new(p, "distro", json_string(distro));
+	}
+	free(copy);
+	return p;
+}
+
+/* ---- keygen ------------------------------------------------------------- */
+
+void cmd_keygen_help(FILE *out)
+{
+	fprintf(out,
+		"usage: l3af-tlog keygen --name NAME --out FILE [--alg ed25519|ecdsa-p256]\n\n"
+		"Make a publisher signing key. The private key is written to FILE (PKCS#8 PEM,\n"
+		"mode 0600, never overwritten) and the public key to FILE.pub (PEM). Prints\n"
+		"one JSON object: name, alg, keyid (SHA-256 of the public key's DER) and the\n"
+		"public key. Give the public key (FILE.pub) to the log's admins to register\n"
+		"you as a publisher; keep FILE secret and backed up.\n\n"
+		"Options:\n"
+		"  --name NAME   who the key belongs to, e.g. acme-networks (required)\n"
+		"  --out FILE    where to write the private key (required)\n"
+		"  --alg ALG     ed25519 (default) or ecdsa-p256\n\n"
+		"Exit status: 0 done, 1 failed (e.g. FILE exists), 2 bad usage.\n\n"
+		"Example: l3af-tlog keygen --name acme --out acme.key\n");
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+					     {"out", required_argument, NULL, 'o'},
+					     {"alg", required_argument, NULL, 'a'},
+					     {NULL, 0, NULL, 0}};
+	const char *name = NULL, *out = NULL, *alg = "ed25519";
+	struct signer_privkey *key = NULL;
+	struct l3af_err err = {0};
+	char pem[SIGNER_PUBKEY_PEM_MAX], pubpath[4096];
+	int c, rc = CLI_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'o')
+			out = optarg;
+		else if (c == 'a')
+			alg = optarg;
+		else
+			return cli_error("keygen", CLI_USAGE, "unknown option (see --help)");
+	}
+	if (!name || !out || optind < argc)
+		return cli_error("keygen", CLI_USAGE, "--name NAME and --out FILE are required");
+	enum signer_alg a = !strcmp(alg, "ed25519")      ? SIGNER_ALG_ED25519
+			    : !strcmp(alg, "ecdsa-p256") ? SIGNER_ALG_ECDSA_P256
+							 : 0;
+	if (!a)
+		return cli_error("keygen", CLI_USAGE, "--alg is ed25519 or ecdsa-p256, not '%s'", alg);
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", out);
+	if (signer_privkey_generate(a, &key, &err) != L3AF_OK ||
+	    signer_pubkey_format_pem(signer_privkey_pubkey(key), pem, &err) != L3AF_OK ||
+	    signer_privkey_save(key, out, &err) != L3AF_OK ||
+	    l3af_file_create(pubpath, pem, strlen(pem), 0644, &err) != L3AF_OK) {
+		rc = cli_error("keygen", CLI_FAIL, "%s", err.msg);
+	} else {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "alg", alg, "keyid",
+				      signer_privkey_pubkey(key)->id, "public_key", pem,
+				      "public_key_file", pubpath);
+		print_json(j);
+		json_decref(j);
+	}
+	signer_privkey_free(key);
+	return rc;
+}
+
+/* ---- package create / inspect --------------------------------------------- */
+
+/* {"files": manifest, "objects": [facts...]} plus violations of policy. */
+struct inspection {
+	json_t *files, *objects, *violations;
+	struct ebpf_object **objs;
+	size_t nobjs;
+	const struct ebpf_pkg_file *doc, *license;
+	bool user_exe;
+};
+
+static void inspection_free(struct inspection *in)
+{
+	for (size_t i = 0; i < in->nobjs; i++)
+		ebpf_object_free(in->objs[i]);
+	free(in->objs);
+	json_decref(in->files);
+	json_decref(in->objects);
+	json_decref(in->violations);
+}
+
+static void on_violation(void *ctx, const char *file, const char *program, const char *rule,
+			 const char *message)
+{
+	json_array_append_new(ctx, json_pack("{s:s, s:s, s:s, s:s}", "file", file, "program",
+					     program, "rule", rule, "message", message));
+}
+
+/* Inspect every ELF object of pkg; apply policy if given. */
+static int inspect_package(const char *cmd, const struct ebpf_pkg *pkg,
+			   const struct ebpf_policy *policy, struct inspection *in)
+{
+	struct l3af_err err = {0};
+	char *manifest = NULL;
+
+	memset(in, 0, sizeof(*in));
+	in->objects = json_array();
+	in->violations = json_array();
+	in->objs = calloc(pkg->nfiles ? pkg->nfiles : 1, sizeof(*in->objs));
+	if (ebpf_pkg_manifest_json(pkg, &manifest, &err) != L3AF_OK || !in->objs)
+		return cli_error(cmd, CLI_FAIL, "manifest: %s", err.msg);
+	in->files = json_loads(manifest, JSON_REJECT_DUPLICATES, NULL);
+	l3af_free(manifest);
+	for (size_t i = 0; i < pkg->nfiles; i++) {
+		const struct ebpf_pkg_file *f = &pkg->files[i];
+		in->doc = !in->doc && f->kind == EBPF_KIND_DOC ? f : in->doc;
+		in->license = !in->license && f->kind == EBPF_KIND_LICENSE ? f : in->license;
+		in->user_exe |= f->kind == EBPF_KIND_USER_EXE;
+		if (f->kind != EBPF_KIND_BPF_ELF)
+			continue;
+		struct ebpf_object *obj = NULL;
+		char *facts = NULL;
+		if (ebpf_inspect(f->data, f->size, f->path, &obj, &err) != L3AF_OK ||
+		    ebpf_object_to_json(obj, &facts, &err) != L3AF_OK) {
+			ebpf_object_free(obj);
+			return cli_error(cmd, CLI_FAIL, "%s: %s", f->path, err.msg);
+		}
+		in->objs[in->nobjs++] = obj;
+		json_array_append_new(in->objects, json_loads(facts, 0, NULL));
+		l3af_free(facts);
+	}
+	if (policy)
+		ebpf_policy_check(policy, (const struct ebpf_object *const *)in->objs, in->nobjs,
+				  in->doc != NULL, in->license != NULL, in->user_exe, on_violation,
+				  in->violations);
+	return CLI_OK;
+}
+
+static int read_package(const char *cmd, const char *path, char **bytes, size_t *len,
+			struct ebpf_pkg **pkg)
+{
+	struct l3af_err err = {0};
+	int rc = load_file(cmd, path, EBPF_PKG_MAX_ARCHIVE_BYTES, bytes, len);
+
+	if (rc == CLI_OK && ebpf_pkg_read((const uint8_t *)*bytes, *len, pkg, &err) != L3AF_OK)
+		rc = cli_error(cmd, CLI_FAIL, "%s: %s", path, err.msg);
+	return rc;
+}
+
+static int load_policy(const char *cmd, const char *path, struct ebpf_policy **out)
+{
+	struct l3af_err err = {0};
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!path)
+		return CLI_OK;
+	rc = load_file(cmd, path, 1 << 16, &text, &len);
+	if (rc == CLI_OK && ebpf_policy_parse(text, len, out, &err) != L3AF_OK)
+		rc = cli_error(cmd, CLI_FAIL, "policy %s: %s", path, err.msg);
+	l3af_free(text);
+	return rc;
+}
+
+void cmd_package_help(FILE *out)
+{
+	fprintf(out,
+		"usage: l3af-tlog package create DIR --name NAME --out FILE.tar.gz\n"
+		"       l3af-tlog package inspect FILE.tar.gz [--policy POLICY.json]\n\n"
+		"create: pack the regular files under DIR into a byte-reproducible archive laid\n"
+		"  out as L3AF expects (one top-level folder l3af_NAME/), sorted, with fixed\n"
+		"  times ($SOURCE_DATE_EPOCH or 0), owner 0, modes 0644/0755 and a gzip stream\n"
+		"  without name or time. Links, devices and setuid files are refused. Prints\n"
+		"  the file manifest (path, sha256, size, mode, kind) as JSON.\n"
+		"inspect: read an archive (tar.gz, tar or zip) safely and print, as JSON, its\n"
+		"  manifest and the facts of every eBPF object: programs (type, section,\n"
+		"  instruction count and SHA-256, helpers, kfuncs, tail calls), maps,\n"
+		"  licence, BTF and CO-RE. With --policy, also every rule the package breaks\n"
+		"  (docs/policy-format.md); then exit 1 if there is any.\n\n"
+		"NAME: 1-64 of a-z 0-9 _ -, starting with a letter.\n"
+		"Exit status: 0 done (and no violation), 1 failed or violations, 2 bad usage.\n\n"
+		"Example: l3af-tlog package create ./build --name ratelimiting \\\n"
+		"             --out l3af_ratelimiting.tar.gz\n");
+}
+
+static int package_create(int argc, char **argv)
+{
+	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+					     {"out", required_argument, NULL, 'o'},
+					     {NULL, 0, NULL, 0}};
+	const char *name = NULL, *out = NULL;
+	struct ebpf_pkg *pkg = NULL;
+	struct l3af_err err = {0};
+	char *manifest = NULL;
+	int c, rc = CLI_OK;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'o')
+			out = optarg;
+		else
+			return cli_error("package", CLI_USAGE, "unknown option (see --help)");
+	}
+	if (optind != argc - 1 || !name || !out)
+		return cli_error("package", CLI_USAGE, "create needs DIR, --name NAME, --out FILE");
+	if (ebpf_pkg_create(argv[optind], name, out, &pkg, &err) != L3AF_OK ||
+	    ebpf_pkg_manifest_json(pkg, &manifest, &err) != L3AF_OK)
+		rc = cli_error("package", CLI_FAIL, "%s", err.msg);
+	else
+		printf("%s\n", manifest);
+	l3af_free(manifest);
+	ebpf_pkg_free(pkg);
+	return rc;
+}
+
+static int package_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = {{"policy", required_argument, NULL, 'p'},
+					     {NULL, 0, NULL, 0}};
+	const char *policy_path = NULL;
+	struct ebpf_policy *policy = NULL;
+	struct ebpf_pkg *pkg = NULL;
+	struct inspection in = {0};
+	char *bytes = NULL, hex[65];
+	uint8_t digest[32];
+	size_t len = 0;
+	int c, rc;
+
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'p')
+			return cli_error("package", CLI_USAGE, "unknown option (see --help)");
+		policy_path = optarg;
+	}
+	if (optind != argc - 1)
+		return cli_error("package", CLI_USAGE, "inspect needs one archive");
+	rc = load_policy("package", policy_path, &policy);
+	if (rc == CLI_OK)
+		rc = read_package("package", argv[optind], &bytes, &len, &pkg);
+	if (rc == CLI_OK)
+		rc = inspect_package("package", pkg, policy, &in);
+	if (rc == CLI_OK) {
+		sha256_hex((const uint8_t *)bytes, len, digest, hex);
+		json_t *j = json_pack("{s:s, s:s, s:O, s:O}", "name", pkg->name, "sha256", hex, "files",
+				      in.files, "objects", in.objects);
+		if (policy)
+			json_object_set(j, "violations", in.violations);
+		print_json(j);
+		json_decref(j);
+		if (policy && json_array_size(in.violations))
+			rc = CLI_FAIL;
+	}
+	inspection_free(&in);
+	ebpf_pkg_free(pkg);
+	ebpf_policy_free(policy);
+	l3af_free(bytes);
+	return rc;
+}
+
+int cmd_package(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "create"))
+		return package_create(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "inspect"))
+		return package_inspect(argc, argv);
+	return cli_error("package", CLI_USAGE, "create or inspect? (see --help)");
+}
+
+/* ---- sign ----------------------------------------------------------------- */
+
+struct sign_opts {
+	const char *key, *out, *version, *platform, *license, *source_url, *object, *entry,
+		*map_name, *policy;
+};
+
+void cmd_sign_help(FILE *out)
+{
+	fprintf(out,
+		"usage: l3af-tlog sign --key KEY FILE.tar.gz --version V --platform P\n"
+		"                      --out FILE.dsse.json [--license SPDX] [--source-url URL]\n"
+		"                      [--object F --entry-function FN [--map-name M]]\n"
+		"                      [--policy POLICY.json]\n\n"
+		"Sign a package: build an in-toto Statement v1 whose subject is the archive\n"
+		"(file name and SHA-256) and whose predicate records the package name,\n"
+		"version, platform, file manifest, the facts of every eBPF program, licence,\n"
+		"documentation digest and the L3AF loading fields, and wrap it in a DSSE\n"
+		"envelope signed with KEY (made by 'l3af-tlog keygen'). Submit the envelope\n"
+		"and the archive to the log. With --policy the package is checked first and\n"
+		"nothing is signed if it breaks a rule.\n\n"
+		"Options:\n"
+		"  --key KEY           private key file (required)\n"
+		"  --version V         package version, e.g. 1.2.0 (required)\n"
+		"  --platform P        os/arch[/distro]: linux/amd64/bookworm, windows/amd64\n"
+		"  --out FILE          where to write the envelope (required; not overwritten)\n"
+		"  --license SPDX      licence identifier, e.g. GPL-2.0-only\n"
+		"  --source-url URL    where the source lives\n"
+		"  --object F          L3AF: the object file l3afd loads (a path in the package)\n"
+		"  --entry-function FN L3AF: the program l3afd attaches\n"
+		"  --map-name M        L3AF: the chaining map (PROG_ARRAY)\n"
+		"  --policy FILE       check this repository policy first\n\n"
+		"Exit status: 0 signed, 1 failed (or a policy violation), 2 bad usage.\n\n"
+		"Example: l3af-tlog sign --key acme.key l3af_ratelimiting.tar.gz --version 1.0.0 \\\n"
+		"             --platform linux/amd64 --object ratelimiting.bpf.o \\\n"
+		"             --entry-function xdp_ratelimiting --out ratelimiting.dsse.json\n");
+}
+
+static int parse_sign(int argc, char **argv, struct sign_opts *o, const char **file)
+{
+	static const struct option opts[] = {
+		{"key", required_argument, NULL, 'k'},          {"out", required_argument, NULL, 'o'},
+		{"version", required_argument, NULL, 'v'},      {"platform", required_argument, NULL, 'p'},
+		{"license", required_argument, NULL, 'l'},      {"source-url", required_argument, NULL, 's'},
+		{"object", required_argument, NULL, 'b'},       {"entry-function", required_argument, NULL, 'e'},
+		{"map-name", required_argument, NULL, 'm'},     {"policy", required_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0}};
+	const char **slot[128] = {['k'] = &o->key,     ['o'] = &o->out,     ['v'] = &o->version,
+				  ['p'] = &o->platform, ['l'] = &o->license, ['s'] = &o->source_url,
+				  ['b'] = &o->object,  ['e'] = &o->entry,   ['m'] = &o->map_name,
+				  ['P'] = &o->policy};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c <= 0 || c >= 128 || !slot[c])
+			return cli_error("sign", CLI_USAGE, "unknown option (see --help)");
+		*slot[c] = optarg;
+	}
+	if (optind != argc - 1 || !o->key || !o->out || !o->version || !o->platform)
+		return cli_error("sign", CLI_USAGE,
+				 "needs KEY, one archive, --version, --platform and --out (see --help)");
+	if ((o->entry || o->map_name) && !o->object)
+		return cli_error("sign", CLI_USAGE, "--entry-function and --map-name go with --object");
+	*file = argv[optind];
+	return CLI_OK;
+}
+
+/* The statement's predicate (docs/formats.md "Package statement"). */
+static json_t *build_predicate(const struct sign_opts *o, const struct ebpf_pkg *pkg,
+			       const struct inspection *in, json_t *platform)
+{
+	json_t *p = json_pack("{s:s, s:s, s:O, s:O, s:O}", "name", pkg->name, "version", o->version,
+			      "platform", platform, "files", in->files, "programs", in->objects);
+	json_t *lic = json_object();
+	char hex[65];
+
+	if (o->license)
+		json_object_set_new(lic, "spdx", json_string(o->license));
+	if (o->source_url)
+		json_object_set_new(lic, "source_url", json_string(o->source_url));
+	json_object_set_new(p, "license", lic);
+	if (in->doc) {
+		l3af_hex_encode(hex, in->doc->sha256, 32);
+		json_object_set_new(p, "documentation",
+				    json_pack("{s:s, s:s}", "path", in->doc->path, "sha256", hex));
+	}
+	if (o->object) {
+		json_t *l3af = json_pack("{s:s}", "object_file", o->object);
+		if (o->entry)
+			json_object_set_new(l3af, "entry_function", json_string(o->entry));
+		if (o->map_name)
+			json_object_set_new(l3af, "map_name", json_string(o->map_name));
+		json_object_set_new(p, "l3af", l3af);
+	}
+	return p;
+}
+
+/* --object must name a bpf-elf file of the package, and --entry-function
+ * one of its programs. */
+static int check_l3af_fields(const struct sign_opts *o, const struct ebpf_pkg *pkg,
+			     const struct inspection *in)
+{
+	const struct ebpf_pkg_file *f = o->object ? ebpf_pkg_find(pkg, o->object) : NULL;
+
+	if (!o->object)
+		return CLI_OK;
+	if (!f || f->kind != EBPF_KIND_BPF_ELF)
+		return cli_error("sign", CLI_FAIL, "--object %s is not an eBPF object of the package",
+				 o->object);
+	for (size_t i = 0; o->entry && i < in->nobjs; i++) {
+		if (strcmp(in->objs[i]->file, o->object) != 0)
+			continue;
+		for (size_t p = 0; p < in->objs[i]->nprogs; p++)
+			if (!strcmp(in->objs[i]->progs[p].name, o->entry))
+				return CLI_OK;
+		return cli_error("sign", CLI_FAIL, "%s has no program named %s", o->object, o->entry);
+	}
+	return CLI_OK;
+}
+
+static int write_envelope(const struct sign_opts *o, const char *archive_path,
+			  const char *statement)
+{
+	struct signer_privkey *key = NULL;
+	struct l3af_err err = {0};
+	char *env = NULL;
+	int rc = CLI_OK;
+
+	(void)archive_path;
+	if (signer_privkey_load(o->key, &key, &err) != L3AF_OK ||
+	    signer_dsse_sign(key, SIGNER_INTOTO_PAYLOAD_TYPE, (const uint8_t *)statement,
+			     strlen(statement), &env, &err) != L3AF_OK ||
+	    l3af_file_create(o->out, env, strlen(env), 0644, &err) != L3AF_OK)
+		rc = cli_error("sign", CLI_FAIL, "%s", err.msg);
+	else
+		printf("{\"envelope\":\"%s\",\"keyid\":\"%s\"}\n", o->out,
+		       signer_privkey_pubkey(key)->id);
+	l3af_free(env);
+	signer_privkey_free(key);
+	return rc;
+}
+
+int cmd_sign(int argc, char **argv)
+{
+	struct sign_opts o = {0};
+	const char *file = NULL;
+	struct ebpf_policy *policy = NULL;
+	struct ebpf_pkg *pkg = NULL;
+	struct inspection in = {0};
+	struct l3af_err err = {0};
+	json_t *platform = NULL, *pred = NULL;
+	char *bytes = NULL, *statement = NULL, hex[65], *base = NULL;
+	uint8_t digest[32];
+	size_t len = 0;
+	int rc = parse_sign(argc, argv, &o, &file);
+
+	if (rc != CLI_OK)
+		return rc;
+	platform = parse_platform(o.platform);
+	if (!platform)
+		return cli_error("sign", CLI_USAGE, "--platform is os/arch[/distro] with os linux or "
+						    "windows, not '%s'", o.platform);
+	rc = load_policy("sign", o.policy, &policy);
+	if (rc == CLI_OK)
+		rc = read_package("sign", file, &bytes, &len, &pkg);
+	if (rc == CLI_OK)
+		rc = inspect_package("sign", pkg, policy, &in);
+	if (rc == CLI_OK && json_array_size(in.violations)) {
+		print_json(in.violations);
+		rc = cli_error("sign", CLI_FAIL, "the package breaks %zu policy rule(s); not signed",
+			       json_array_size(in.violations));
+	}
+	if (rc == CLI_OK)
+		rc = check_l3af_fields(&o, pkg, &in);
+	if (rc == CLI_OK) {
+		sha256_hex((const uint8_t *)bytes, len, digest, hex);
+		pred = build_predicate(&o, pkg, &in, platform);
+		base = strdup(file);
+		if (signer_statement_build(basename(base), digest, pred, &statement, &err) != L3AF_OK)
+			rc = cli_error("sign", CLI_FAIL, "statement: %s", err.msg);
+	}
+	if (rc == CLI_OK)
+		rc = write_envelope(&o, file, statement);
+	free(base);
+	l3af_free(statement);
+	json_decref(pred);
+	json_decref(platform);
+	inspection_free(&in);
+	ebpf_pkg_free(pkg);
+	ebpf_policy_free(policy);
+	l3af_free(bytes);
+	return rc;
+}
+
+/* ---- statement verify ----------------------------------------------------- */
+
+void cmd_statement_help(FILE *out)
+{
+	fprintf(out,
+		"usage: l3af-tlog statement verify --key PUB.pem FILE.dsse.json [FILE.tar.gz]\n\n"
+		"Check a signed package statement locally: the DSSE envelope's signature over\n"
+		"its pre-authentication encoding by the public key PUB.pem (from keygen), and\n"
+		"that the payload is a valid in-toto Statement v1 for an eBPF package. With\n"
+		"the archive, also that its file name and SHA-256 are the statement's\n"
+		"subject. Prints the subject and the predicate as JSON. This is the\n"
+		"publisher's own check; agents verify through the log (l3af-verify).\n\n"
+		"Exit status: 0 valid, 1 invalid or not matching, 2 bad usage.\n");
+}
+
+static int check_subject(const struct signer_statement *st, const char *archive)
+{
+	char *bytes = NULL, *base = strdup(archive), hex[65];
+	uint8_t digest[32];
+	size_t len = 0;
+	int rc = load_file("statement", archive, EBPF_PKG_MAX_ARCHIVE_BYTES, &bytes, &len);
+
+	if (rc == CLI_OK) {
+		sha256_hex((const uint8_t *)bytes, len, digest, hex);
+		if (!base || strcmp(basename(base), st->name) != 0)
+			rc = cli_error("statement", CLI_FAIL, "the statement is for %s, not %s",
+				       st->name, archive);
+		else if (memcmp(digest, st->sha256, 32) != 0)
+			rc = cli_error("statement", CLI_FAIL,
+				       "%s has SHA-256 %s, the statement says otherwise", archive, hex);
+	}
+	free(base);
+	l3af_free(bytes);
+	return rc;
+}
+
+int cmd_statement(int argc, char **argv)
+{
+	static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+					     {NULL, 0, NULL, 0}};
+	const char *keypath = NULL;
+	struct signer_pubkey pub;
+	struct signer_dsse_result res = {0};
+	struct signer_statement st = {0};
+	struct l3af_err err = {0};
+	char *pem = NULL, *env = NULL, hex[65];
+	size_t pemlen = 0, envlen = 0;
+	int c, rc;
+
+	if (argc < 2 || strcmp(argv[1], "verify") != 0)
+		return cli_error("statement", CLI_USAGE, "only 'statement verify' (see --help)");
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'k')
+			return cli_error("statement", CLI_USAGE, "unknown option (see --help)");
+		keypath = optarg;
+	}
+	if (!keypath || optind >= argc || argc - optind > 2)
+		return cli_error("statement", CLI_USAGE, "verify needs --key PUB.pem and an envelope");
+	rc = load_file("statement", keypath, 4096, &pem, &pemlen);
+	if (rc == CLI_OK && signer_pubkey_parse_pem(pem, pemlen, &pub, &err) != L3AF_OK)
+		rc = cli_error("statement", CLI_FAIL, "%s: %s", keypath, err.msg);
+	if (rc == CLI_OK)
+		rc = load_file("statement", argv[optind], SIGNER_DSSE_MAX, &env, &envlen);
+	if (rc == CLI_OK && (signer_dsse_verify(env, envlen, &pub, 1, 1, &res, &err) != L3AF_OK ||
+			     strcmp(res.payload_type, SIGNER_INTOTO_PAYLOAD_TYPE) != 0 ||
+			     signer_statement_parse((const char *)res.payload, res.payload_len, &st,
+						    &err) != L3AF_OK))
+		rc = cli_error("statement", CLI_FAIL, "%s: %s", argv[optind],
+			       err.msg[0] ? err.msg : "payload is not an in-toto statement");
+	if (rc == CLI_OK && argc - optind == 2)
+		rc = check_subject(&st, argv[optind + 1]);
+	if (rc == CLI_OK) {
+		l3af_hex_encode(hex, st.sha256, 32);
+		json_t *j = json_pack("{s:b, s:s, s:{s:s, s:s}, s:O}", "valid", 1, "keyid", pub.id,
+				      "subject", "name", st.name, "sha256", hex, "predicate",
+				      st.predicate);
+		print_json(j);
+		json_decref(j);
+	}
+	signer_statement_clear(&st);
+	signer_dsse_result_clear(&res);
+	l3af_free(pem);
+	l3af_free(env);
+	return rc;
+}
