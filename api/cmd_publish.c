@@ -233,12 +233,14 @@ void cmd_package_help(FILE *out)
 {
 	fprintf(out,
 		"usage: l3af-tlog package create DIR --name NAME --out FILE.tar.gz\n"
+		"                                [--version V] [--platform os/arch[/distro]]\n"
 		"       l3af-tlog package inspect FILE.tar.gz [--policy POLICY.json]\n\n"
 		"create: pack the regular files under DIR into a byte-reproducible archive laid\n"
 		"  out as L3AF expects (one top-level folder l3af_NAME/), sorted, with fixed\n"
 		"  times ($SOURCE_DATE_EPOCH or 0), owner 0, modes 0644/0755 and a gzip stream\n"
-		"  without name or time. Links, devices and setuid files are refused. Prints\n"
-		"  the file manifest (path, sha256, size, mode, kind) as JSON.\n"
+		"  without name or time. Links, devices and setuid files are refused. Writes\n"
+		"  the manifest (name, version, platform, and per file: path, sha256, size,\n"
+		"  mode, kind) to FILE.tar.gz.manifest.json and prints it.\n"
 		"inspect: read an archive (tar.gz, tar or zip) safely and print, as JSON, its\n"
 		"  manifest and the facts of every eBPF object: programs (type, section,\n"
 		"  instruction count and SHA-256, helpers, kfuncs, tail calls), maps,\n"
@@ -250,15 +252,45 @@ void cmd_package_help(FILE *out)
 		"             --out l3af_ratelimiting.tar.gz\n");
 }
 
+/* {"name","version","platform","files"} for package create's output. */
+static int write_manifest(const struct ebpf_pkg *pkg, const char *version, json_t *platform,
+			  const char *out)
+{
+	struct l3af_err err = {0};
+	char *files = NULL, *text = NULL, path[4096];
+	json_t *m = NULL;
+	int rc = CLI_OK;
+
+	if (ebpf_pkg_manifest_json(pkg, &files, &err) != L3AF_OK)
+		return cli_error("package", CLI_FAIL, "manifest: %s", err.msg);
+	m = json_pack("{s:s, s:o}", "name", pkg->name, "files", json_loads(files, 0, NULL));
+	if (version)
+		json_object_set_new(m, "version", json_string(version));
+	if (platform)
+		json_object_set(m, "platform", platform);
+	text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	snprintf(path, sizeof(path), "%s.manifest.json", out);
+	if (!text || l3af_file_replace(path, text, strlen(text), 0644, &err) != L3AF_OK)
+		rc = cli_error("package", CLI_FAIL, "%s: %s", path, text ? err.msg : "out of memory");
+	else
+		printf("%s\n", text);
+	free(text);
+	json_decref(m);
+	l3af_free(files);
+	return rc;
+}
+
 static int package_create(int argc, char **argv)
 {
 	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
 					     {"out", required_argument, NULL, 'o'},
+					     {"version", required_argument, NULL, 'v'},
+					     {"platform", required_argument, NULL, 'p'},
 					     {NULL, 0, NULL, 0}};
-	const char *name = NULL, *out = NULL;
+	const char *name = NULL, *out = NULL, *version = NULL, *plat = NULL;
 	struct ebpf_pkg *pkg = NULL;
 	struct l3af_err err = {0};
-	char *manifest = NULL;
+	json_t *platform = NULL;
 	int c, rc = CLI_OK;
 
 	optind = 2;
@@ -267,17 +299,22 @@ static int package_create(int argc, char **argv)
 			name = optarg;
 		else if (c == 'o')
 			out = optarg;
+		else if (c == 'v')
+			version = optarg;
+		else if (c == 'p')
+			plat = optarg;
 		else
 			return cli_error("package", CLI_USAGE, "unknown option (see --help)");
 	}
 	if (optind != argc - 1 || !name || !out)
 		return cli_error("package", CLI_USAGE, "create needs DIR, --name NAME, --out FILE");
-	if (ebpf_pkg_create(argv[optind], name, out, &pkg, &err) != L3AF_OK ||
-	    ebpf_pkg_manifest_json(pkg, &manifest, &err) != L3AF_OK)
+	if (plat && !(platform = parse_platform(plat)))
+		return cli_error("package", CLI_USAGE, "--platform is os/arch[/distro], not '%s'", plat);
+	if (ebpf_pkg_create(argv[optind], name, out, &pkg, &err) != L3AF_OK)
 		rc = cli_error("package", CLI_FAIL, "%s", err.msg);
 	else
-		printf("%s\n", manifest);
-	l3af_free(manifest);
+		rc = write_manifest(pkg, version, platform, out);
+	json_decref(platform);
 	ebpf_pkg_free(pkg);
 	return rc;
 }

@@ -41,8 +41,9 @@ expect 0 "keygen ecdsa-p256" -- $L keygen --name acme --alg ecdsa-p256 --out acm
 expect 1 "keygen refuses an existing file" -- $L keygen --name acme --out acme.key
 expect 2 "keygen unknown alg" -- $L keygen --name acme --alg rsa --out x.key
 
-expect 0 "package create" -- $L package create src --name ratelimiting --out a.tar.gz
+expect 0 "package create" -- $L package create src --name ratelimiting --version 1.0.0 --platform linux/amd64 --out a.tar.gz
 check "manifest names the object as bpf-elf" -- grep -q '"kind":"bpf-elf","mode":"0644","path":"l3af_root.bpf.o"' out
+check "manifest file written beside the archive" -- grep -q '"platform":{"arch":"amd64","os":"linux"},"version":"1.0.0"' a.tar.gz.manifest.json
 sleep 1; touch src/README.md; chmod 600 src/LICENSE
 (umask 077; expect 0 "package create again" -- $L package create src --name ratelimiting --out b.tar.gz)
 check "same input, same bytes (time, umask, mtime)" -- cmp -s a.tar.gz b.tar.gz
