@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ebpf.h"
@@ -50,6 +51,28 @@ static void print_json(json_t *v)
 	free(s);
 }
 
+/* A command-line value as a JSON string: NULL (and a usage message) unless
+ * it is valid UTF-8, so that nothing asked for is silently left out. */
+static json_t *arg_string(const char *cmd, const char *opt, const char *value)
+{
+	json_t *s = json_string(value);
+
+	if (!s)
+		cli_error(cmd, CLI_USAGE, "%s must be UTF-8 text", opt);
+	return s;
+}
+
+/* Set key of obj to the option's value; CLI_USAGE if it is not UTF-8. */
+static int set_arg(json_t *obj, const char *key, const char *cmd, const char *opt,
+		   const char *value)
+{
+	json_t *s = arg_string(cmd, opt, value);
+
+	if (!s || json_object_set_new(obj, key, s) != 0)
+		return CLI_USAGE;
+	return CLI_OK;
+}
+
 /* "os/arch[/distro]", e.g. "linux/amd64/bookworm" or "windows/amd64". */
 static json_t *parse_platform(const char *text)
 {
@@ -59,7 +82,9 @@ static json_t *parse_platform(const char *text)
 	const char *distro = arch ? strtok_r(NULL, "/", &save) : NULL;
 	json_t *p = NULL;
 
-	if (arch && !strtok_r(NULL, "/", &save) && (!strcmp(os, "linux") || !strcmp(os, "windows"))) {
+	bool known = os && (!strcmp(os, "linux") || (!strcmp(os, "windows") && !distro));
+
+	if (arch && known && !strtok_r(NULL, "/", &save)) {
 		p = json_pack("{s:s, s:s}", "os", os, "arch", arch);
 		if (p && distro)
 			json_object_set_new(p, "distro", json_string(distro));
@@ -117,19 +142,28 @@ int cmd_keygen(int argc, char **argv)
 							 : 0;
 	if (!a)
 		return cli_error("keygen", CLI_USAGE, "--alg is ed25519 or ecdsa-p256, not '%s'", alg);
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", out);
+	if ((size_t)snprintf(pubpath, sizeof(pubpath), "%s.pub", out) >= sizeof(pubpath))
+		return cli_error("keygen", CLI_USAGE, "--out path too long");
+	json_t *jname = arg_string("keygen", "--name", name);
+	if (!jname)
+		return CLI_USAGE;
+	/* The public file first (exclusive): if anything fails later, no
+	 * private key is left behind without its public half, and vice versa. */
 	if (signer_privkey_generate(a, &key, &err) != L3AF_OK ||
 	    signer_pubkey_format_pem(signer_privkey_pubkey(key), pem, &err) != L3AF_OK ||
-	    signer_privkey_save(key, out, &err) != L3AF_OK ||
 	    l3af_file_create(pubpath, pem, strlen(pem), 0644, &err) != L3AF_OK) {
 		rc = cli_error("keygen", CLI_FAIL, "%s", err.msg);
+	} else if (signer_privkey_save(key, out, &err) != L3AF_OK) {
+		unlink(pubpath);
+		rc = cli_error("keygen", CLI_FAIL, "%s", err.msg);
 	} else {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name, "alg", alg, "keyid",
+		json_t *j = json_pack("{s:O, s:s, s:s, s:s, s:s}", "name", jname, "alg", alg, "keyid",
 				      signer_privkey_pubkey(key)->id, "public_key", pem,
 				      "public_key_file", pubpath);
 		print_json(j);
 		json_decref(j);
 	}
+	json_decref(jname);
 	signer_privkey_free(key);
 	return rc;
 }
@@ -264,13 +298,17 @@ static int write_manifest(const struct ebpf_pkg *pkg, const char *version, json_
 	if (ebpf_pkg_manifest_json(pkg, &files, &err) != L3AF_OK)
 		return cli_error("package", CLI_FAIL, "manifest: %s", err.msg);
 	m = json_pack("{s:s, s:o}", "name", pkg->name, "files", json_loads(files, 0, NULL));
-	if (version)
-		json_object_set_new(m, "version", json_string(version));
+	if (version && set_arg(m, "version", "package", "--version", version) != CLI_OK) {
+		json_decref(m);
+		l3af_free(files);
+		return CLI_USAGE;
+	}
 	if (platform)
 		json_object_set(m, "platform", platform);
 	text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(path, sizeof(path), "%s.manifest.json", out);
-	if (!text || l3af_file_replace(path, text, strlen(text), 0644, &err) != L3AF_OK)
+	if ((size_t)snprintf(path, sizeof(path), "%s.manifest.json", out) >= sizeof(path))
+		rc = cli_error("package", CLI_USAGE, "--out path too long");
+	else if (!text || l3af_file_replace(path, text, strlen(text), 0644, &err) != L3AF_OK)
 		rc = cli_error("package", CLI_FAIL, "%s: %s", path, text ? err.msg : "out of memory");
 	else
 		printf("%s\n", text);
@@ -440,34 +478,74 @@ static int parse_sign(int argc, char **argv, struct sign_opts *o, const char **f
 	return CLI_OK;
 }
 
-/* The statement's predicate (docs/formats.md "Package statement"). */
+/* The documentation the statement points at: a README if there is one,
+ * else the first doc file. */
+static const struct ebpf_pkg_file *pick_doc(const struct ebpf_pkg *pkg)
+{
+	const struct ebpf_pkg_file *first = NULL;
+
+	for (size_t i = 0; i < pkg->nfiles; i++) {
+		const struct ebpf_pkg_file *f = &pkg->files[i];
+		if (f->kind != EBPF_KIND_DOC)
+			continue;
+		if (!strncasecmp(f->path, "README", 6))
+			return f;
+		first = first ? first : f;
+	}
+	return first;
+}
+
+/* The statement's predicate (docs/publishing.md): NULL after a usage
+ * error (an option that is not UTF-8). */
 static json_t *build_predicate(const struct sign_opts *o, const struct ebpf_pkg *pkg,
 			       const struct inspection *in, json_t *platform)
 {
-	json_t *p = json_pack("{s:s, s:s, s:O, s:O, s:O}", "name", pkg->name, "version", o->version,
-			      "platform", platform, "files", in->files, "programs", in->objects);
-	json_t *lic = json_object();
+	json_t *p = json_pack("{s:s, s:O, s:O, s:O}", "name", pkg->name, "platform", platform,
+			      "files", in->files, "programs", in->objects);
+	json_t *lic = json_object(), *l3af = json_object();
+	const struct ebpf_pkg_file *doc = pick_doc(pkg);
 	char hex[65];
+	int rc = set_arg(p, "version", "sign", "--version", o->version);
 
-	if (o->license)
-		json_object_set_new(lic, "spdx", json_string(o->license));
-	if (o->source_url)
-		json_object_set_new(lic, "source_url", json_string(o->source_url));
-	json_object_set_new(p, "license", lic);
-	if (in->doc) {
-		l3af_hex_encode(hex, in->doc->sha256, 32);
-		json_object_set_new(p, "documentation",
-				    json_pack("{s:s, s:s}", "path", in->doc->path, "sha256", hex));
+	if (rc == CLI_OK && o->license)
+		rc = set_arg(lic, "spdx", "sign", "--license", o->license);
+	if (rc == CLI_OK && o->source_url)
+		rc = set_arg(lic, "source_url", "sign", "--source-url", o->source_url);
+	if (rc == CLI_OK && o->object)
+		rc = set_arg(l3af, "object_file", "sign", "--object", o->object);
+	if (rc == CLI_OK && o->entry)
+		rc = set_arg(l3af, "entry_function", "sign", "--entry-function", o->entry);
+	if (rc == CLI_OK && o->map_name)
+		rc = set_arg(l3af, "map_name", "sign", "--map-name", o->map_name);
+	if (rc != CLI_OK) {
+		json_decref(p), json_decref(lic), json_decref(l3af);
+		return NULL;
 	}
-	if (o->object) {
-		json_t *l3af = json_pack("{s:s}", "object_file", o->object);
-		if (o->entry)
-			json_object_set_new(l3af, "entry_function", json_string(o->entry));
-		if (o->map_name)
-			json_object_set_new(l3af, "map_name", json_string(o->map_name));
+	json_object_set_new(p, "license", lic);
+	if (json_object_size(l3af))
 		json_object_set_new(p, "l3af", l3af);
+	else
+		json_decref(l3af);
+	if (doc) {
+		l3af_hex_encode(hex, doc->sha256, 32);
+		json_object_set_new(p, "documentation",
+				    json_pack("{s:s, s:s}", "path", doc->path, "sha256", hex));
 	}
 	return p;
+}
+
+/* The subject is the artifact l3afd fetches: l3af_<name>.tar.gz or .zip. */
+static int check_artifact_name(const char *base, const char *pkg_name)
+{
+	char want_tgz[EBPF_PKG_NAME_MAX + 16], want_zip[EBPF_PKG_NAME_MAX + 16];
+
+	snprintf(want_tgz, sizeof(want_tgz), "l3af_%s.tar.gz", pkg_name);
+	snprintf(want_zip, sizeof(want_zip), "l3af_%s.zip", pkg_name);
+	if (strcmp(base, want_tgz) != 0 && strcmp(base, want_zip) != 0)
+		return cli_error("sign", CLI_USAGE,
+				 "the archive of package %s must be named %s (or %s), not %s",
+				 pkg_name, want_tgz, want_zip, base);
+	return CLI_OK;
 }
 
 /* --object must name a bpf-elf file of the package, and --entry-function
@@ -548,10 +626,17 @@ int cmd_sign(int argc, char **argv)
 	if (rc == CLI_OK)
 		rc = check_l3af_fields(&o, pkg, &in);
 	if (rc == CLI_OK) {
+		base = strdup(file);
+		rc = base ? check_artifact_name(basename(base), pkg->name)
+			  : cli_error("sign", CLI_FAIL, "out of memory");
+	}
+	if (rc == CLI_OK) {
 		sha256_hex((const uint8_t *)bytes, len, digest, hex);
 		pred = build_predicate(&o, pkg, &in, platform);
-		base = strdup(file);
-		if (signer_statement_build(basename(base), digest, pred, &statement, &err) != L3AF_OK)
+		if (!pred)
+			rc = CLI_USAGE;
+		else if (signer_statement_build(basename(base), digest, pred, &statement, &err) !=
+			 L3AF_OK)
 			rc = cli_error("sign", CLI_FAIL, "statement: %s", err.msg);
 	}
 	if (rc == CLI_OK)

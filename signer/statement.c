@@ -107,10 +107,13 @@ static enum l3af_status name_check(const char *name, size_t len,
 		return l3af_fail(err, L3AF_E_INVALID,
 				 "signer: statement: subject name of %zu bytes (1 to %d)",
 				 len, SIGNER_SUBJECT_NAME_MAX);
+	/* Printable ASCII only, like package paths: no C0/C1 controls and no
+	 * bidirectional overrides that would make a listing lie. */
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+		if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e)
 			return l3af_fail(err, L3AF_E_INVALID,
-					 "signer: statement: subject name has a control character");
+					 "signer: statement: subject name has a byte that is not "
+					 "printable ASCII (offset %zu)", i);
 	return L3AF_OK;
 }
 

@@ -39,6 +39,11 @@ check "private key is 0600" -- test "$(stat -c %a acme.key)" = 600
 check "keygen prints the key id" -- grep -q '"keyid":"[0-9a-f]\{64\}"' out
 expect 0 "keygen ecdsa-p256" -- $L keygen --name acme --alg ecdsa-p256 --out acme-ec.key
 expect 1 "keygen refuses an existing file" -- $L keygen --name acme --out acme.key
+touch lonely.key.pub
+expect 1 "keygen refuses an existing public file" -- $L keygen --name acme --out lonely.key
+check "and leaves no private key behind" -- test ! -e lonely.key
+expect 2 "keygen refuses a name that is not UTF-8" -- $L keygen --name $'\xff' --out bad.key
+check "and writes nothing" -- test ! -e bad.key -a ! -e bad.key.pub
 expect 2 "keygen unknown alg" -- $L keygen --name acme --alg rsa --out x.key
 
 expect 0 "package create" -- $L package create src --name ratelimiting --version 1.0.0 --platform linux/amd64 --out a.tar.gz
@@ -62,25 +67,32 @@ printf '{"version":1,"allow_tail_calls":false}' > notail.json
 expect 1 "inspect with a policy that forbids tail calls" -- $L package inspect --policy notail.json a.tar.gz
 check "the violation names file, program and rule" -- grep -q '"file":"l3af_root.bpf.o","message":"makes 1 tail call(s)","program":"xdp_root_prog","rule":"allow_tail_calls"' out
 
+cp a.tar.gz l3af_ratelimiting.tar.gz
 for k in acme acme-ec; do
-  expect 0 "sign with $k" -- $L sign --key $k.key a.tar.gz --version 1.0.0 \
+  expect 0 "sign with $k" -- $L sign --key $k.key l3af_ratelimiting.tar.gz --version 1.0.0 \
     --platform linux/amd64/bookworm --license "BSD-2-Clause OR GPL-2.0-only" \
     --object l3af_root.bpf.o --entry-function xdp_root_prog --map-name root_progs \
     --out $k.dsse.json
-  expect 0 "verify $k signature and subject" -- $L statement verify --key $k.key.pub $k.dsse.json a.tar.gz
+  expect 0 "verify $k signature and subject" -- $L statement verify --key $k.key.pub $k.dsse.json l3af_ratelimiting.tar.gz
   check "predicate carries version and platform" -- grep -q '"platform":{"arch":"amd64","distro":"bookworm","os":"linux"}' out
 done
 expect 1 "verify with the other key" -- $L statement verify --key acme-ec.key.pub acme.dsse.json
-mkdir other && printf 'tampered' > other/a.tar.gz
-expect 1 "verify against a different archive of the same name" -- $L statement verify --key acme.key.pub acme.dsse.json other/a.tar.gz
+mkdir other && printf 'tampered' > other/l3af_ratelimiting.tar.gz
+expect 1 "verify against a different archive of the same name" -- $L statement verify --key acme.key.pub acme.dsse.json other/l3af_ratelimiting.tar.gz
+expect 1 "verify against the same bytes under another name" -- $L statement verify --key acme.key.pub acme.dsse.json a.tar.gz
 sed 's/"payload":"\(.\)/"payload":"A\1/' acme.dsse.json > bad1.json
 expect 1 "verify a tampered envelope" -- $L statement verify --key acme.key.pub bad1.json
-expect 1 "sign refuses an existing envelope" -- $L sign --key acme.key a.tar.gz --version 1.0.0 --platform linux/amd64 --out acme.dsse.json
-expect 1 "sign refuses a policy violation" -- $L sign --key acme.key a.tar.gz --version 1.0.0 --platform linux/amd64 --policy notail.json --out pol.dsse.json
+P=l3af_ratelimiting.tar.gz
+expect 1 "sign refuses an existing envelope" -- $L sign --key acme.key $P --version 1.0.0 --platform linux/amd64 --out acme.dsse.json
+expect 1 "sign refuses a policy violation" -- $L sign --key acme.key $P --version 1.0.0 --platform linux/amd64 --policy notail.json --out pol.dsse.json
 check "nothing signed on a violation" -- test ! -e pol.dsse.json
-expect 1 "sign refuses an unknown entry function" -- $L sign --key acme.key a.tar.gz --version 1.0.0 --platform linux/amd64 --object l3af_root.bpf.o --entry-function nope --out e.dsse.json
-expect 2 "sign refuses a bad platform" -- $L sign --key acme.key a.tar.gz --version 1.0.0 --platform beos/m68k --out p.dsse.json
-expect 2 "sign needs --version" -- $L sign --key acme.key a.tar.gz --platform linux/amd64 --out v.dsse.json
+expect 1 "sign refuses an unknown entry function" -- $L sign --key acme.key $P --version 1.0.0 --platform linux/amd64 --object l3af_root.bpf.o --entry-function nope --out e.dsse.json
+expect 2 "sign refuses a bad platform" -- $L sign --key acme.key $P --version 1.0.0 --platform beos/m68k --out p.dsse.json
+expect 2 "sign refuses a Windows platform with a distro" -- $L sign --key acme.key $P --version 1.0.0 --platform windows/amd64/x --out p.dsse.json
+expect 2 "sign needs --version" -- $L sign --key acme.key $P --platform linux/amd64 --out v.dsse.json
+expect 2 "sign refuses an archive not named l3af_<name>" -- $L sign --key acme.key a.tar.gz --version 1.0.0 --platform linux/amd64 --out n.dsse.json
+expect 2 "sign refuses a licence that is not UTF-8" -- $L sign --key acme.key $P --version 1.0.0 --platform linux/amd64 --license $'\xff' --out u.dsse.json
+check "nothing signed on usage errors" -- test ! -e n.dsse.json -a ! -e u.dsse.json
 for c in keygen package sign statement; do expect 0 "$c --help" -- $L $c --help; done
 
 echo "publish: $pass passed, $fail failed"

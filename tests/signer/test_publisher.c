@@ -682,6 +682,15 @@ static void test_statement_build_rejects(void **state)
 	expect_status("newline in name", signer_statement_build("a\nb", digest, pred, &text, &err),
 		      L3AF_E_INVALID, &err);
 	l3af_err_clear(&err);
+	expect_status("C1 control in name",
+		      signer_statement_build("a\xc2\x85.tar.gz", digest, pred, &text, &err),
+		      L3AF_E_INVALID, &err);
+	l3af_err_clear(&err);
+	expect_status("bidi override in name",
+		      signer_statement_build("l3af_\xe2\x80\xaezg.rat.tar.gz", digest, pred, &text,
+					     &err),
+		      L3AF_E_INVALID, &err);
+	l3af_err_clear(&err);
 	expect_status("empty predicate", signer_statement_build("a", digest, bad, &text, &err),
 		      L3AF_E_INVALID, &err);
 	json_decref(pred);
