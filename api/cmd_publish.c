@@ -4,7 +4,7 @@
  *
  * The statement a publisher signs is an in-toto Statement v1 whose subject is
  * the package archive (file name and SHA-256) and whose predicate describes
- * it (docs/formats.md "Package statement"): name, version, platform, the file
+ * it (docs/publishing.md, step 4): name, version, platform, the file
  * manifest, the facts of every eBPF program, licence, documentation digest
  * and the L3AF loading fields. It travels as a DSSE envelope.
  */
