@@ -28,6 +28,8 @@ void cmd_fsck_help(FILE *out);
 int cmd_export(int argc, char **argv);
 void cmd_export_help(FILE *out);
 int cmd_bench(int argc, char **argv);
+/* bench read (api/bench_read.c). */
+int bench_read(const char *dir, unsigned secs, unsigned conns);
 void cmd_bench_help(FILE *out);
 int cmd_keygen(int argc, char **argv);
 void cmd_keygen_help(FILE *out);

@@ -325,7 +325,14 @@ void cmd_bench_help(FILE *out)
 		"      p99_ack_ms, max_ack_ms, decile_entries_per_s.\n"
 		"  tree [--count N]\n"
 		"      Build the Merkle tree of N leaves (default 1000000) and time the same\n"
-		"      SHA-256 calls in a plain loop. JSON: leaves, tree_s, sha256_loop_s, ratio.\n\n"
+		"      SHA-256 calls in a plain loop. JSON: leaves, tree_s, sha256_loop_s, ratio.\n"
+		"  read --data DIR [--seconds S] [--connections C]\n"
+		"      Serve the log in DIR (read-only; at least 256 entries) with l3af-tlogd's\n"
+		"      HTTP server and, from its static export, with nginx (both 2 workers),\n"
+		"      and load both with wrk on loopback (S seconds, default 5; C connections,\n"
+		"      default 64): /checkpoint, a full level-0 tile, a full entry bundle.\n"
+		"      Needs nginx and wrk (apt-get install nginx-light wrk). JSON: per path\n"
+		"      our rate, nginx's rate and the ratio.\n\n"
 		"Example: l3af-tlog bench append --data /tmp/bench --count 1000000\n",
 		ENTRY_BYTES);
 }
@@ -336,9 +343,11 @@ int cmd_bench(int argc, char **argv)
 					     {"count", required_argument, NULL, 'n'},
 					     {"batch", required_argument, NULL, 'b'},
 					     {"window", required_argument, NULL, 'w'},
+					     {"seconds", required_argument, NULL, 's'},
+					     {"connections", required_argument, NULL, 'c'},
 					     {NULL, 0, NULL, 0}};
 	const char *subject = argc > 1 ? argv[1] : NULL, *dir = NULL;
-	unsigned long long count = 0, batch = 16384, window = 65536;
+	unsigned long long count = 0, batch = 16384, window = 65536, seconds = 0, connections = 0;
 	int c;
 
 	make_pad_table();
@@ -354,6 +363,11 @@ int cmd_bench(int argc, char **argv)
 			return CLI_USAGE;
 		else if (c == 'w' && cli_parse_count("bench", "--window", optarg, 1u << 24, &window))
 			return CLI_USAGE;
+		else if (c == 's' && cli_parse_count("bench", "--seconds", optarg, 3600, &seconds))
+			return CLI_USAGE;
+		else if (c == 'c' &&
+			 cli_parse_count("bench", "--connections", optarg, 10000, &connections))
+			return CLI_USAGE;
 		else if (c == '?')
 			return cli_error("bench", CLI_USAGE, "unknown option (see --help)");
 	}
@@ -366,5 +380,11 @@ int cmd_bench(int argc, char **argv)
 	}
 	if (!strcmp(subject, "tree"))
 		return bench_tree(count ? count : 1000000);
-	return cli_error("bench", CLI_USAGE, "unknown subject '%s' (append, tree)", subject);
+	if (!strcmp(subject, "read")) {
+		if (!dir)
+			return cli_error("bench", CLI_USAGE, "read needs --data DIR");
+		return bench_read(dir, seconds ? (unsigned)seconds : 5,
+				  connections ? (unsigned)connections : 64);
+	}
+	return cli_error("bench", CLI_USAGE, "unknown subject '%s' (append, tree, read)", subject);
 }

@@ -1,0 +1,223 @@
+/*
+ * bench_read.c - l3af-tlog bench read: the read path (c2sp.org/tlog-tiles)
+ * served by l3af-tlogd's HTTP server against nginx serving the same files
+ * exported with tlog_export, in the same run, loaded by wrk on loopback.
+ * Both servers get 2 worker threads; wrk shares the machine, so the absolute
+ * figures are floors and the ratios are what to read.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cli.h"
+#include "tlog.h"
+
+extern char **environ;
+
+#define NGINX "/usr/sbin/nginx"
+#define WRK "/usr/bin/wrk"
+
+/* Run argv, capture up to cap-1 bytes of stdout into out; exit status. */
+static int run_capture(char *const argv[], char *out, size_t cap)
+{
+	posix_spawn_file_actions_t fa;
+	int fds[2], status = -1;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	for (ssize_t r; pid > 0 && got + 1 < cap && (r = read(fds[0], out + got, cap - 1 - got)) > 0;)
+		got += (size_t)r;
+	out[got] = '\0';
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* wrk's "Requests/sec:" for url, or -1. */
+static double wrk_rate(const char *url, unsigned seconds, unsigned conns)
+{
+	char prog[] = WRK, threads[] = "-t2", dur[16], con[16], target[256], out[8192], *p;
+	char *argv[] = {prog, threads, con, dur, target, NULL};
+
+	snprintf(dur, sizeof(dur), "-d%us", seconds);
+	snprintf(con, sizeof(con), "-c%u", conns);
+	if ((size_t)snprintf(target, sizeof(target), "%s", url) >= sizeof(target))
+		return -1;
+	if (run_capture(argv, out, sizeof(out)) != 0 || !(p = strstr(out, "Requests/sec:")))
+		return -1;
+	if (strstr(out, "Non-2xx"))
+		return -1; /* every answer must be a 200 */
+	return strtod(p + 13, NULL);
+}
+
+/* Start nginx on 127.0.0.1:port serving root, with its files under dir. */
+static pid_t nginx_start(const char *dir, const char *root, unsigned port)
+{
+	char conf[16384], path[4096], prefix[4096], prog[] = NGINX, c[] = "-c", pflag[] = "-p",
+		gflag[] = "-g", daemon[] = "daemon off;";
+	char *argv[] = {prog, c, path, pflag, prefix, gflag, daemon, NULL};
+	pid_t pid;
+	FILE *f;
+	int n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/nginx.conf", dir) >= sizeof(path) ||
+	    (size_t)snprintf(prefix, sizeof(prefix), "%s", dir) >= sizeof(prefix) ||
+	    strlen(root) > 1024 || strlen(dir) > 1024)
+		return -1;
+	n = snprintf(conf, sizeof(conf),
+		 "worker_processes 2; pid %s/nginx.pid; error_log %s/error.log;\n"
+		 "events { worker_connections 1024; }\n"
+		 "http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;\n"
+		 "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+		 "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+		 "  default_type application/octet-stream;\n"
+		 "  server { listen 127.0.0.1:%u; root %s;\n"
+		 "    location = /checkpoint { default_type \"text/plain; charset=utf-8\"; } } }\n",
+		 dir, dir, dir, dir, dir, dir, dir, port, root);
+	if (n < 0 || (size_t)n >= sizeof(conf))
+		return -1;
+	f = fopen(path, "w");
+	if (!f || fputs(conf, f) < 0 || fclose(f) != 0)
+		return -1;
+	if (posix_spawn(&pid, NGINX, NULL, NULL, argv, environ) != 0)
+		return -1;
+	return pid;
+}
+
+/* A free loopback port: bind port 0, read it back, close. */
+static unsigned free_port(void);
+
+struct read_result {
+	double ours, nginx;
+};
+
+static int measure(const char *path, unsigned port_ours, unsigned port_nginx, unsigned secs,
+		   unsigned conns, struct read_result *r)
+{
+	char a[256], b[256];
+
+	snprintf(a, sizeof(a), "http://127.0.0.1:%u/%s", port_ours, path);
+	snprintf(b, sizeof(b), "http://127.0.0.1:%u/%s", port_nginx, path);
+	/* Alternate, so that drift in the machine's speed hits both. */
+	r->nginx = wrk_rate(b, secs, conns);
+	r->ours = wrk_rate(a, secs, conns);
+	if (r->ours < 0 || r->nginx < 0)
+		return cli_error("bench", CLI_FAIL, "wrk failed on %s (a non-200 answer?)", path);
+	printf("%-24s l3af-tlogd %9.0f req/s   nginx %9.0f req/s   ratio %.2f\n", path, r->ours,
+	       r->nginx, r->ours / r->nginx);
+	return CLI_OK;
+}
+
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Wait (up to 5 s) until something accepts on 127.0.0.1:port. */
+static int wait_listening(unsigned port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	for (int i = 0; i < 100; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+		ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return 0;
+		usleep(50000);
+	}
+	return -1;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+int bench_read(const char *dir, unsigned secs, unsigned conns)
+{
+	static const char *const paths[] = {"checkpoint", "tile/0/000", "tile/entries/000"};
+	struct read_result r[3];
+	char work[] = "/tmp/l3af-bench-read-XXXXXX", www[4096];
+	struct tlog *log = NULL;
+	struct api_server *srv = NULL;
+	struct api_config cfg = {.listen = "127.0.0.1:0", .threads = 2};
+	struct l3af_err err = {0};
+	unsigned nport = free_port();
+	pid_t nginx = -1;
+	int rc = CLI_OK;
+
+	if (access(NGINX, X_OK) != 0 || access(WRK, X_OK) != 0)
+		return cli_error("bench", CLI_FAIL, "bench read needs nginx and wrk: "
+						    "apt-get install nginx-light wrk");
+	if (tlog_open(dir, TLOG_OPEN_READONLY, &log, &err) != L3AF_OK)
+		return cli_error("bench", CLI_FAIL, "%s (make one with 'l3af-tlog bench append "
+						    "--data %s --count 70000')", err.msg, dir);
+	if (tlog_size(log) < TLOG_TILE_WIDTH) {
+		tlog_close(log);
+		return cli_error("bench", CLI_FAIL, "the log needs at least 256 entries");
+	}
+	if (!mkdtemp(work)) {
+		tlog_close(log);
+		return cli_error("bench", CLI_FAIL, "mkdtemp: %m");
+	}
+	snprintf(www, sizeof(www), "%s/www", work);
+	if (tlog_export(log, www, &err) != L3AF_OK ||
+	    api_server_start(log, &cfg, &srv, &err) != L3AF_OK)
+		rc = cli_error("bench", CLI_FAIL, "%s", err.msg);
+	if (rc == CLI_OK && ((nginx = nginx_start(work, www, nport)) < 0 || wait_listening(nport)))
+		rc = cli_error("bench", CLI_FAIL, "nginx did not start (see %s/error.log)", work);
+	for (int i = 0; rc == CLI_OK && i < 3; i++)
+		rc = measure(paths[i], api_server_port(srv), nport, secs, conns, &r[i]);
+	if (rc == CLI_OK)
+		printf("{\"bench\":\"read\",\"size\":%llu,\"seconds\":%u,\"connections\":%u,"
+		       "\"checkpoint_per_s\":%.0f,\"nginx_checkpoint_per_s\":%.0f,"
+		       "\"checkpoint_ratio\":%.3f,\"tile_per_s\":%.0f,\"nginx_tile_per_s\":%.0f,"
+		       "\"tile_ratio\":%.3f,\"bundle_per_s\":%.0f,\"nginx_bundle_per_s\":%.0f,"
+		       "\"bundle_ratio\":%.3f}\n",
+		       (unsigned long long)tlog_size(log), secs, conns, r[0].ours, r[0].nginx,
+		       r[0].ours / r[0].nginx, r[1].ours, r[1].nginx, r[1].ours / r[1].nginx,
+		       r[2].ours, r[2].nginx, r[2].ours / r[2].nginx);
+	if (nginx > 0) {
+		kill(nginx, SIGTERM);
+		waitpid(nginx, NULL, 0);
+	}
+	api_server_stop(srv);
+	tlog_close(log);
+	nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}
