@@ -229,10 +229,11 @@ static int inspect_package(const char *cmd, const struct ebpf_pkg *pkg,
 		json_array_append_new(in->objects, json_loads(facts, 0, NULL));
 		l3af_free(facts);
 	}
-	if (policy)
+	if (policy) {
+		struct ebpf_pkg_facts facts = ebpf_pkg_facts_of(pkg);
 		ebpf_policy_check(policy, (const struct ebpf_object *const *)in->objs, in->nobjs,
-				  in->doc != NULL, in->license != NULL, in->user_exe, on_violation,
-				  in->violations);
+				  &facts, on_violation, in->violations);
+	}
 	return CLI_OK;
 }
 

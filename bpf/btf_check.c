@@ -25,7 +25,8 @@
  * without range checks (map definitions in .maps, for one), so a corrupt ID
  * crashes bpf_object__open_mem. libbpf 1.3 added btf_validate_type for this;
  * until then we check the same here: every referenced type ID is below the
- * type count and every name offset is inside the string section.
+ * type count and every name offset is inside the string section; and, below,
+ * that no chain of references loops (btf_check_cycles).
  */
 static bool btf_ref_ok(const struct btf *btf, uint32_t id)
 {
@@ -106,6 +107,69 @@ static bool btf_type_ok(const struct btf *btf, const struct btf_type *t)
 	}
 }
 
+/*
+ * Reference cycles. libbpf 1.1 follows chains of modifiers without a depth
+ * limit (skip_mods_and_typedefs, for one, on every map definition), so a
+ * typedef naming itself hangs bpf_object__open_mem. The chain through a
+ * type is the one "next" ID below; a chain ends at 0 or at any other kind.
+ * Struct and union members are not followed: C recursion goes through a
+ * pointer to the struct, and PTR -> STRUCT ends the chain there.
+ */
+static uint32_t btf_chain_next(const struct btf_type *t)
+{
+	switch (btf_kind(t)) {
+	case BTF_KIND_TYPEDEF: case BTF_KIND_CONST: case BTF_KIND_VOLATILE:
+	case BTF_KIND_RESTRICT: case BTF_KIND_TYPE_TAG: case BTF_KIND_PTR:
+	case BTF_KIND_VAR: case BTF_KIND_DECL_TAG: case BTF_KIND_FUNC:
+	case BTF_KIND_FUNC_PROTO: /* its return type */
+		return t->type;
+	case BTF_KIND_ARRAY:
+		return btf_array(t)->type;
+	default:
+		return 0;
+	}
+}
+
+enum chain_state { CHAIN_NEW = 0, CHAIN_OPEN, CHAIN_DONE };
+
+/* Walk the chain from id, marking it open; meeting an open type again is a
+ * cycle. Every type is walked once overall (state), so this is linear. */
+static uint32_t btf_chain_cycle(const struct btf *btf, uint8_t *state, uint32_t id)
+{
+	uint32_t at = id, next;
+
+	while (at != 0 && state[at] == CHAIN_NEW) {
+		state[at] = CHAIN_OPEN;
+		next = btf_chain_next(btf__type_by_id(btf, at));
+		if (next != 0 && state[next] == CHAIN_OPEN)
+			return next;
+		at = next;
+	}
+	for (at = id; at != 0 && state[at] == CHAIN_OPEN; at = next) {
+		next = btf_chain_next(btf__type_by_id(btf, at));
+		state[at] = CHAIN_DONE;
+	}
+	return 0;
+}
+
+/* Needs every reference in range (btf_type_ok) first. */
+static enum l3af_status btf_check_cycles(struct inspect *in, const struct btf *btf,
+					 struct l3af_err *err)
+{
+	uint32_t n = btf__type_cnt(btf), bad = 0;
+	uint8_t *state = l3af_calloc(n, 1);
+
+	if (!state)
+		return l3af_fail(err, L3AF_E_NOMEM, "%s: out of memory", in->file);
+	for (uint32_t id = 1; id < n && !bad; id++)
+		bad = btf_chain_cycle(btf, state, id);
+	l3af_free(state);
+	if (bad)
+		return l3af_fail(err, L3AF_E_INVALID, "%s: BTF type %u: reference cycle",
+				 in->file, bad);
+	return L3AF_OK;
+}
+
 enum l3af_status ebpf_check_btf(struct inspect *in, struct l3af_err *err)
 {
 	size_t idx = ebpf_find_sec(in, ".BTF");
@@ -128,6 +192,8 @@ enum l3af_status ebpf_check_btf(struct inspect *in, struct l3af_err *err)
 			rc = l3af_fail(err, L3AF_E_INVALID,
 				       "%s: .BTF: type %u refers to a type or name out of range",
 				       in->file, id);
+	if (rc == L3AF_OK)
+		rc = btf_check_cycles(in, btf, err);
 	btf__free(btf);
 	return rc;
 }

@@ -28,12 +28,13 @@
 #define EBPF_PKG_NAME_MAX 64                           /* package name bytes */
 
 enum ebpf_file_kind {
-	EBPF_KIND_BPF_ELF = 0, /* ELF, e_machine EM_BPF */
-	EBPF_KIND_NATIVE_SYS,  /* Windows native image (PE, .sys) */
-	EBPF_KIND_USER_EXE,    /* any other executable (mode 0755, or a non-BPF ELF) */
+	EBPF_KIND_BPF_ELF = 0, /* ELF with e_machine EM_BPF, or ET_REL with EM_NONE */
+	EBPF_KIND_NATIVE_SYS,  /* PE image with Subsystem NATIVE (a driver, .sys) */
+	EBPF_KIND_USER_EXE,    /* any other executable: any other PE or ELF, or an
+				* execute bit */
 	EBPF_KIND_DOC,         /* README*, *.md, docs/... */
 	EBPF_KIND_LICENSE,     /* LICENSE*, COPYING* */
-	EBPF_KIND_CONFIG,      /* anything else */
+	EBPF_KIND_CONFIG,      /* anything else (a text file named x.sys too) */
 };
 
 /* Stable lowercase name: "bpf-elf", "native-sys", "user-exe", "doc",
@@ -62,17 +63,24 @@ struct ebpf_pkg {
 /*
  * Build a deterministic package archive from the regular files under dir:
  * tar (ustar/pax) inside gzip, one top-level folder "l3af_<name>/", entries
- * sorted bytewise by path, directories included, mtime fixed (0, or
- * $SOURCE_DATE_EPOCH if set), uid/gid 0 with empty owner names, modes 0755
- * for files with any execute bit and directories, 0644 otherwise, gzip
- * without name or time. Symlinks, devices, sockets, FIFOs, hard-linked files,
- * setuid/setgid/sticky bits, names that are not printable ASCII (or hold a
- * backslash) and an empty directory are refused (L3AF_E_INVALID naming the
- * path); a malformed $SOURCE_DATE_EPOCH too. The archive is read back with
- * ebpf_pkg_read before it is written, so it never makes what it refuses. The same input gives the same bytes
- * whatever the time, umask or file order on disk. The archive is written to
- * out_path atomically (temporary file, fsync, rename); if pkg_out is not
- * NULL it receives the package as it was read back from the new archive.
+ * sorted bytewise by path, directories included (empty sub-folders too),
+ * mtime fixed (0, or $SOURCE_DATE_EPOCH if set), uid/gid 0 with empty owner
+ * names, modes 0755 for files with any execute bit and directories, 0644
+ * otherwise, gzip level 9 without name or time. Each entry is opened
+ * relative to its folder with O_NOFOLLOW|O_NONBLOCK and checked and read
+ * through that descriptor. Refused (L3AF_E_INVALID naming the path):
+ * symlinks, devices, sockets, FIFOs, hard-linked files, setuid/setgid/sticky
+ * bits, names ebpf_pkg_read refuses (not printable ASCII, a backslash or
+ * ':', a component ending in '.' or ' ', a Windows device name such as NUL
+ * or com1.txt, two paths differing only in case), a source folder holding
+ * no file at all, an out_path whose folder lies inside dir (a second run
+ * would pack the first's output), a malformed $SOURCE_DATE_EPOCH. The
+ * archive is read back with ebpf_pkg_read before it is written, so it never
+ * makes what it refuses. The same input gives the same bytes whatever the
+ * time, umask or file order on disk, with the same libarchive and zlib
+ * (docs/bpf.md). The archive is written to out_path atomically (temporary
+ * file, fsync, rename); if pkg_out is not NULL it receives the package as
+ * it was read back from the new archive.
  */
 enum l3af_status ebpf_pkg_create(const char *dir, const char *name, const char *out_path,
 				 struct ebpf_pkg **pkg_out,
@@ -80,12 +88,15 @@ enum l3af_status ebpf_pkg_create(const char *dir, const char *name, const char *
 
 /*
  * Read a package archive (tar, tar.gz or zip, detected from its bytes) from
- * memory, safely: every entry must lie under one top-level folder
- * l3af_<name>/; regular files and directories only (no symlinks, hard links,
- * devices, FIFOs, encrypted or sparse entries); paths of printable ASCII
- * without backslash; no absolute paths, no ".." or "." components, no empty
- * components, no duplicate paths, no file used as a folder, no
- * setuid/setgid/sticky bits; at least one file and at most
+ * memory, safely (a zip through its central directory): every entry must
+ * lie under one top-level folder l3af_<name>/; regular files and
+ * directories only (no symlinks, hard links, devices, FIFOs, encrypted or
+ * sparse entries); paths of printable ASCII without backslash or ':'; no
+ * absolute paths, no ".." or "." components, no empty components, none
+ * ending in '.' or ' ', no Windows device names (CON, PRN, AUX, NUL,
+ * COM0-9, LPT0-9, CONIN$, CONOUT$, with or without an extension, any case);
+ * no duplicate paths, no two paths (or folders) differing only in case, no
+ * file used as a folder, no setuid/setgid/sticky bits; at least one file and at most
  * EBPF_PKG_MAX_FILES files, EBPF_PKG_MAX_FILE_BYTES each and
  * EBPF_PKG_MAX_TOTAL_BYTES in all, counted while decompressing (a zip bomb
  * stops at the cap); an entry whose data is shorter or longer than its
@@ -236,30 +247,43 @@ enum l3af_status ebpf_policy_parse(const char *json, size_t len, struct ebpf_pol
 
 /* The default policy: documentation and licence required, any program type,
  * denied helpers bpf_probe_write_user, bpf_override_return, bpf_send_signal,
- * bpf_send_signal_thread, no denied kfuncs, tail calls and user-space
- * binaries allowed. NULL if out of memory. */
+ * bpf_send_signal_thread, no denied kfuncs, tail calls, user-space binaries
+ * and Windows native images allowed. NULL if out of memory. */
 struct ebpf_policy *ebpf_policy_default(void);
 
 /* Free, NULL is fine. */
 void ebpf_policy_free(struct ebpf_policy *policy);
 
 /* Called once per violation. file and program are "" when the rule is about
- * the package (documentation, licence file, user binaries) or the whole
- * object (licence string); rule is the policy key that was broken (e.g.
- * "denied_helpers"); message says what was found. All strings are borrowed
- * for the duration of the call. */
+ * the package (documentation, licence file, user binaries, native images) or
+ * the whole object (licence string); rule is the policy key that was broken
+ * (e.g. "denied_helpers"); message says what was found. All strings are
+ * borrowed for the duration of the call. */
 typedef void (*ebpf_violation_fn)(void *ctx, const char *file, const char *program,
 				  const char *rule, const char *message);
+
+/* What a package holds besides its BPF objects, for the package rules. */
+struct ebpf_pkg_facts {
+	bool has_doc;      /* a file of kind doc */
+	bool has_license;  /* a file of kind license */
+	bool has_user_exe; /* a file of kind user-exe (also a PE image whose
+			    * subsystem is not NATIVE, i.e. a Windows .exe) */
+	bool has_native;   /* a file of kind native-sys (Windows native image) */
+};
+
+/* The package facts of pkg, from its files' kinds. */
+struct ebpf_pkg_facts ebpf_pkg_facts_of(const struct ebpf_pkg *pkg);
 
 /*
  * Check n inspected objects of one package, plus the package facts, against
  * policy. Calls on_violation (may be NULL) for each violation, in a stable
  * order (package rules, then objects in order, programs in order, rules in
  * document order). Returns the number of violations (0 = the package meets
- * the policy). Pure: no allocation, no state; thread safe.
+ * the policy); a NULL policy or NULL facts is itself a violation (fails
+ * closed). Pure: no allocation, no state; thread safe.
  */
 size_t ebpf_policy_check(const struct ebpf_policy *policy, const struct ebpf_object *const *objs,
-			 size_t n, bool has_doc, bool has_license, bool has_user_exe,
+			 size_t n, const struct ebpf_pkg_facts *facts,
 			 ebpf_violation_fn on_violation, void *ctx);
 
 #endif

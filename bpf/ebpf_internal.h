@@ -8,8 +8,9 @@
  *    package_write.c), which needs no libbpf or libelf: the agent's verifier
  *    links it alone;
  *  - ELF inspection (ebpf: inspect.c, elf_check.c, btf_check.c,
- *    inspect_progs.c), whose declarations need libelf and libbpf types and
- *    so are seen only by files that define EBPF_INTERNAL_INSPECT first.
+ *    inspect_progs.c, inspect_calls.c), whose declarations need libelf and
+ *    libbpf types and so are seen only by files that define
+ *    EBPF_INTERNAL_INSPECT first.
  *
  * Names with external linkage take the module prefix (ebpf_, ebpf_pkg_) so
  * that they cannot clash with a dependency's or another module's symbols.
@@ -42,8 +43,17 @@ char *ebpf_pkg_dup_mem(const char *s, size_t len);
 
 /* The rule a '/'-separated relative path breaks, or NULL if it is clean
  * (printable ASCII only, no backslash, not absolute, no empty, "." or ".."
- * component; package.c says why ASCII). */
+ * component, no ':', no component ending in '.' or ' ', no Windows device
+ * name such as NUL or com1.txt; package.c says why ASCII). */
 const char *ebpf_pkg_path_rule(const char *path);
+
+/* Whether two of the n paths (files, or folders with or without a trailing
+ * '/'), or folders above them, differ only in ASCII case: *clash, and the
+ * two names in a and b. L3AF_OK or L3AF_E_NOMEM. */
+enum l3af_status ebpf_pkg_case_clash(const char *const *paths, size_t n,
+				     char a[static EBPF_PKG_MAX_PATH + 1],
+				     char b[static EBPF_PKG_MAX_PATH + 1],
+				     bool *clash) L3AF_MUST_CHECK;
 
 /* Package name rule: 1..EBPF_PKG_NAME_MAX of [a-z0-9_-], starting a-z. */
 bool ebpf_pkg_name_valid(const char *s, size_t len);
@@ -73,6 +83,7 @@ enum ebpf_file_kind ebpf_pkg_classify(const char *path, const uint8_t *d, size_t
 struct prog_range {
 	const char *sec;
 	const char *name;
+	size_t shndx;           /* its section's index, once placed */
 	uint64_t start;
 	uint64_t end;
 	const struct bpf_insn *insns;
@@ -125,6 +136,16 @@ enum l3af_status ebpf_collect_core(struct inspect *in, struct l3af_err *err);
 enum l3af_status ebpf_collect_progs(struct inspect *in, struct l3af_err *err);
 enum l3af_status ebpf_locate_progs(struct inspect *in, struct l3af_err *err);
 enum l3af_status ebpf_collect_kfuncs(struct inspect *in, struct l3af_err *err);
+
+/* Add to a program's sorted, distinct helper IDs or kfunc names (copied);
+ * L3AF_E_NOMEM without an error text. */
+enum l3af_status ebpf_prog_add_helper(struct ebpf_prog *p, uint32_t id);
+enum l3af_status ebpf_prog_add_kfunc(struct ebpf_prog *p, const char *name);
+
+/* inspect_calls.c: helpers, kfuncs and tail calls of every function an
+ * entry program reaches through bpf-to-bpf calls and callbacks, added to
+ * the program's own (needs ebpf_locate_progs). */
+enum l3af_status ebpf_collect_calls(struct inspect *in, struct l3af_err *err);
 
 /* The program whose instructions hold byte off of section sec, or NULL. */
 const struct prog_range *ebpf_find_owner(const struct inspect *in, const char *sec,

@@ -72,6 +72,9 @@ static enum l3af_status check_ehdr(struct inspect *in, struct l3af_err *err)
 		return l3af_fail(err, L3AF_E_INVALID,
 				 "%s: e_type %u is not ET_REL (a BPF object file)", in->file,
 				 (unsigned)eh.e_type);
+	if (eh.e_machine == EM_NONE)
+		return l3af_fail(err, L3AF_E_INVALID, "%s: e_machine 0 (EM_NONE): not a BPF "
+				 "object; rebuild with a current clang", in->file);
 	if (eh.e_machine != EM_BPF)
 		return l3af_fail(err, L3AF_E_INVALID, "%s: e_machine %u is not EM_BPF (%u)",
 				 in->file, (unsigned)eh.e_machine, (unsigned)EM_BPF);

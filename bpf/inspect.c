@@ -3,7 +3,8 @@
  * without loading it (docs/policy-format.md, "Inspection"): the public entry
  * ebpf_inspect, which runs the steps in order, and the facts read through
  * libbpf (maps, licence). The steps live in elf_check.c (structure),
- * btf_check.c (.BTF, .BTF.ext CO-RE) and inspect_progs.c (programs).
+ * btf_check.c (.BTF, .BTF.ext CO-RE), inspect_progs.c (programs) and
+ * inspect_calls.c (what subprograms add to each program).
  *
  * Security property: the bytes are untrusted. Every structural fact libbpf
  * relies on (class, byte order, e_machine, section bounds, program section
@@ -191,7 +192,8 @@ typedef enum l3af_status (*inspect_step)(struct inspect *in, struct l3af_err *er
 /* In order: nothing reaches libbpf before ebpf_elf_check passed. */
 static const inspect_step inspect_steps[] = {
 	ebpf_elf_check,     ebpf_check_btf,    new_object,   open_bpf,
-	ebpf_collect_progs, ebpf_locate_progs, ebpf_collect_kfuncs, ebpf_collect_core,
+	ebpf_collect_progs, ebpf_locate_progs, ebpf_collect_kfuncs, ebpf_collect_calls,
+	ebpf_collect_core,
 	collect_maps,       collect_license,
 };
 

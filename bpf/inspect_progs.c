@@ -101,7 +101,7 @@ static void set_type(struct ebpf_prog *p, const struct bpf_program *prog)
 
 /* ---- sorted sets -------------------------------------------------------- */
 
-static enum l3af_status id_set_add(struct ebpf_prog *p, uint32_t id)
+enum l3af_status ebpf_prog_add_helper(struct ebpf_prog *p, uint32_t id)
 {
 	size_t lo = 0, hi = p->nhelpers;
 	uint32_t *grown;
@@ -125,7 +125,7 @@ static enum l3af_status id_set_add(struct ebpf_prog *p, uint32_t id)
 	return L3AF_OK;
 }
 
-static enum l3af_status name_set_add(struct ebpf_prog *p, const char *name)
+enum l3af_status ebpf_prog_add_kfunc(struct ebpf_prog *p, const char *name)
 {
 	size_t lo = 0, hi = p->nkfuncs;
 	char **grown, *copy;
@@ -173,11 +173,11 @@ static enum l3af_status scan_calls(struct ebpf_prog *p, const struct bpf_insn *i
 		if (!is_call(&insns[i]))
 			continue;
 		if (insns[i].src_reg == 0) {
-			rc = id_set_add(p, (uint32_t)insns[i].imm);
+			rc = ebpf_prog_add_helper(p, (uint32_t)insns[i].imm);
 			p->tail_calls += (uint32_t)insns[i].imm == HELPER_TAIL_CALL;
 		} else if (insns[i].src_reg == BPF_PSEUDO_KFUNC_CALL) {
 			snprintf(name, sizeof(name), "kfunc#%u", (uint32_t)insns[i].imm);
-			rc = name_set_add(p, name);
+			rc = ebpf_prog_add_kfunc(p, name);
 		}
 	}
 	return rc;
@@ -276,6 +276,7 @@ static void place_prog(struct inspect *in, const GElf_Sym *sym)
 	r = bsearch(&key, in->ranges, in->obj->nprogs, sizeof(key), cmp_by_name);
 	if (!r || r->start != UINT64_MAX || sym->st_value % sizeof(struct bpf_insn) != 0)
 		return;
+	r->shndx = sym->st_shndx;
 	r->start = sym->st_value;
 	r->end = sym->st_value + (uint64_t)r->prog->insn_cnt * sizeof(struct bpf_insn);
 }
@@ -342,7 +343,7 @@ static enum l3af_status kfunc_reloc(struct inspect *in, const char *tsec, const 
 	if (!name || !ebpf_text_ok(name, 255))
 		return l3af_fail(err, L3AF_E_INVALID, "%s: program %s calls an extern whose name "
 				 "is not printable ASCII", in->file, r->name);
-	if (name_set_add(r->prog, name) != L3AF_OK)
+	if (ebpf_prog_add_kfunc(r->prog, name) != L3AF_OK)
 		return l3af_fail(err, L3AF_E_NOMEM, "%s: out of memory", in->file);
 	return L3AF_OK;
 }

@@ -15,6 +15,13 @@
 #include <string.h>
 
 #define EM_BPF_MACHINE 247            /* ELF e_machine of eBPF (EM_BPF) */
+#define EM_NONE_MACHINE 0             /* ELF e_machine "none", which libbpf opens */
+#define ET_REL_TYPE 1                 /* ELF e_type of a relocatable object */
+#define PE_SUBSYSTEM_NATIVE 1         /* IMAGE_SUBSYSTEM_NATIVE: drivers */
+/* From "PE\0\0": the COFF header (20 bytes) then the optional header,
+ * whose Subsystem field is at byte 68 in both PE32 and PE32+. */
+#define PE_OPT_SIZE_AT 16             /* COFF SizeOfOptionalHeader */
+#define PE_SUBSYSTEM_AT (4 + 20 + 68)
 
 /* --- file kinds ---------------------------------------------------------- */
 
@@ -36,23 +43,56 @@ static bool is_elf(const uint8_t *d, size_t n)
 	return n >= 20 && memcmp(d, "\177ELF", 4) == 0;
 }
 
-/* e_machine sits at byte 18 in both ELF classes, in the byte order that
+/* A 16-bit ELF header field at byte at, in the byte order that
  * e_ident[EI_DATA] names (2 = big endian, as bpfeb objects are). */
-static unsigned elf_machine(const uint8_t *d)
+static unsigned elf_u16(const uint8_t *d, size_t at)
 {
-	return d[5] == 2 ? (unsigned)d[18] << 8 | d[19] : (unsigned)d[19] << 8 | d[18];
+	return d[5] == 2 ? (unsigned)d[at] << 8 | d[at + 1] : (unsigned)d[at + 1] << 8 | d[at];
 }
 
-/* A PE image: "MZ", and e_lfanew (at 0x3c) pointing at "PE\0\0". */
-static bool is_pe(const uint8_t *d, size_t n)
+/* What libbpf would open as an eBPF object (libbpf 1.1 bpf_object__elf_init:
+ * ET_REL with e_machine EM_BPF or EM_NONE), or any other EM_BPF ELF: the
+ * inspector then sees it, and refuses what it must (EM_NONE, not ET_REL).
+ * e_type sits at byte 16, e_machine at 18, in both ELF classes. */
+static bool is_bpf_elf(const uint8_t *d, size_t n)
 {
-	uint32_t off;
+	unsigned machine;
 
+	if (!is_elf(d, n))
+		return false;
+	machine = elf_u16(d, 18);
+	return machine == EM_BPF_MACHINE ||
+	       (machine == EM_NONE_MACHINE && elf_u16(d, 16) == ET_REL_TYPE);
+}
+
+static uint32_t le32(const uint8_t *d)
+{
+	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+	       (uint32_t)d[3] << 24;
+}
+
+/* A PE image: "MZ", and e_lfanew (at 0x3c) pointing at "PE\0\0"; *off
+ * receives e_lfanew. */
+static bool is_pe(const uint8_t *d, size_t n, uint32_t *off)
+{
 	if (n < 0x40 || d[0] != 'M' || d[1] != 'Z')
 		return false;
-	off = (uint32_t)d[0x3c] | (uint32_t)d[0x3d] << 8 | (uint32_t)d[0x3e] << 16 |
-	      (uint32_t)d[0x3f] << 24;
-	return off <= n - 4 && memcmp(d + off, "PE\0\0", 4) == 0;
+	*off = le32(d + 0x3c);
+	return *off <= n - 4 && memcmp(d + *off, "PE\0\0", 4) == 0;
+}
+
+/* A PE image whose optional header says Subsystem NATIVE (a driver, what
+ * Windows loads as a .sys). Any other PE image (console, GUI, EFI, no or
+ * a short optional header) is a user-mode program. */
+static bool pe_native(const uint8_t *d, size_t n, uint32_t off)
+{
+	if ((uint64_t)off + PE_SUBSYSTEM_AT + 2 > n)
+		return false;
+	if (((unsigned)d[off + 4 + PE_OPT_SIZE_AT] | (unsigned)d[off + 4 + PE_OPT_SIZE_AT + 1] << 8) <
+	    68 + 2)
+		return false;
+	return ((unsigned)d[off + PE_SUBSYSTEM_AT] | (unsigned)d[off + PE_SUBSYSTEM_AT + 1] << 8) ==
+	       PE_SUBSYSTEM_NATIVE;
 }
 
 static bool prefix_ci(const char *s, const char *prefix)
@@ -75,13 +115,18 @@ enum ebpf_file_kind ebpf_pkg_classify(const char *path, const uint8_t *d, size_t
 				      unsigned mode)
 {
 	const char *base = strrchr(path, '/');
+	uint32_t pe_off = 0;
+	bool pe = is_pe(d, n, &pe_off);
 
 	base = base ? base + 1 : path;
-	if (is_elf(d, n) && elf_machine(d) == EM_BPF_MACHINE)
+	if (is_bpf_elf(d, n))
 		return EBPF_KIND_BPF_ELF;
-	if (is_pe(d, n) || suffix_ci(base, ".sys"))
+	/* The content decides, never the name alone: a PE image is native-sys
+	 * only with Subsystem NATIVE, whatever it is called (a user-mode
+	 * program named x.sys is user-exe); a text file named x.sys is config. */
+	if (pe && pe_native(d, n, pe_off))
 		return EBPF_KIND_NATIVE_SYS;
-	if (is_elf(d, n) || (mode & 0111))
+	if (pe || is_elf(d, n) || (mode & 0111))
 		return EBPF_KIND_USER_EXE;
 	if (prefix_ci(base, "README") || suffix_ci(base, ".md") || strncmp(path, "docs/", 5) == 0)
 		return EBPF_KIND_DOC;

@@ -3,8 +3,11 @@
  * directory (ebpf_pkg_create).
  *
  * Security property: the source folder is walked without following
- * symlinks and each file is read whole before it is written, under the same
- * rules and caps ebpf_pkg_read applies; the new archive is read back with
+ * symlinks: each entry is opened relative to its folder's descriptor with
+ * O_NOFOLLOW|O_NONBLOCK (a FIFO cannot block it), checked through that
+ * descriptor (type, hard links, mode) and read from it, whole, before it is
+ * written, under the same rules and caps ebpf_pkg_read applies. The output
+ * may not lie inside the source folder. The new archive is read back with
  * ebpf_pkg_read and replaces out_path atomically only if it passes.
  *
  * Reproducibility of writing: the archive depends only on the package name,
@@ -27,13 +30,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MTIME_MAX 077777777777ll      /* largest mtime a ustar header holds */
 
 /* --- creating: the source tree -------------------------------------------
- * The folder is walked without following symlinks; each regular file is
- * read whole into memory (so the archive holds what was checked), then the
- * list is sorted and written. */
+ * The folder is walked through descriptors (openat, fdopendir) without
+ * following symlinks; each regular file is read whole into memory from the
+ * descriptor it was checked on (so the archive holds what was checked),
+ * then the list is sorted and written. */
 
 struct src_entry {
 	char *path; /* relative; folders end in '/', which sorts them bytewise */
@@ -102,7 +107,39 @@ static const char *src_rule(const struct stat *st)
 	return NULL;
 }
 
-static enum l3af_status src_file_add(struct src_tree *t, const char *rel, const char *full,
+/* Reads exactly st->st_size bytes from fd (at most EBPF_PKG_MAX_FILE_BYTES),
+ * and one more read to see that the file did not grow meanwhile. */
+static enum l3af_status fd_read_all(struct src_tree *t, int fd, const char *rel,
+				    const struct stat *st, struct src_entry *s)
+{
+	size_t size = (size_t)st->st_size, got = 0;
+	char probe;
+	ssize_t r;
+
+	s->data = l3af_malloc(size ? size : 1);
+	if (!s->data)
+		return src_fail(t, L3AF_E_NOMEM, rel, "out of memory");
+	while (got < size) {
+		r = read(fd, s->data + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return src_fail(t, L3AF_E_IO, rel, strerror(errno));
+		if (r == 0)
+			return src_fail(t, L3AF_E_IO, rel, "changed while being read");
+		got += (size_t)r;
+	}
+	do
+		r = read(fd, &probe, 1);
+	while (r < 0 && errno == EINTR);
+	if (r != 0)
+		return src_fail(t, L3AF_E_IO, rel, r < 0 ? strerror(errno) : "changed while being read");
+	s->size = size;
+	return L3AF_OK;
+}
+
+/* A regular file, read through the descriptor its checks were made on. */
+static enum l3af_status src_file_add(struct src_tree *t, const char *rel, int fd,
 				     const struct stat *st)
 {
 	struct src_entry *s;
@@ -110,82 +147,119 @@ static enum l3af_status src_file_add(struct src_tree *t, const char *rel, const 
 
 	if (t->nfiles == EBPF_PKG_MAX_FILES)
 		return src_fail(t, L3AF_E_LIMIT, rel, "more than 1024 files");
+	if ((uint64_t)st->st_size > EBPF_PKG_MAX_FILE_BYTES)
+		return src_fail(t, L3AF_E_LIMIT, rel, "file larger than 64 MiB");
 	if ((uint64_t)st->st_size > EBPF_PKG_MAX_TOTAL_BYTES - t->total)
 		return src_fail(t, L3AF_E_LIMIT, rel, "files larger than 256 MiB in all");
 	s = tree_slot(t);
 	if (!s || !(s->path = ebpf_pkg_dup_mem(rel, strlen(rel))))
 		return src_fail(t, L3AF_E_NOMEM, rel, "out of memory");
-	rc = l3af_file_read(full, EBPF_PKG_MAX_FILE_BYTES, &s->data, &s->size, t->err);
-	if (rc != L3AF_OK) {
-		l3af_err_prefix(t->err, "ebpf: package: create");
+	rc = fd_read_all(t, fd, rel, st, s);
+	if (rc != L3AF_OK)
 		return rc;
-	}
-	if (s->size != (size_t)st->st_size)
-		return src_fail(t, L3AF_E_IO, rel, "changed while being read");
 	s->mode = (st->st_mode & 0111) ? 0755 : 0644;
 	t->nfiles++;
 	t->total += s->size;
 	return L3AF_OK;
 }
 
-static enum l3af_status tree_walk(struct src_tree *t, const char *rel);
+static enum l3af_status tree_walk(struct src_tree *t, int dfd, const char *rel);
 
-static enum l3af_status src_dir_add(struct src_tree *t, const char *rel)
+/* A folder; takes fd (open on it) and closes it. */
+static enum l3af_status src_dir_add(struct src_tree *t, const char *rel, int fd)
 {
 	size_t len = strlen(rel);
 	struct src_entry *s;
 
-	if (t->ndirs == DIRS_MAX)
+	if (t->ndirs == DIRS_MAX) {
+		close(fd);
 		return src_fail(t, L3AF_E_LIMIT, rel, "more than 1024 folders");
+	}
 	s = tree_slot(t);
-	if (!s || !(s->path = l3af_malloc(len + 2)))
+	if (!s || !(s->path = l3af_malloc(len + 2))) {
+		close(fd);
 		return src_fail(t, L3AF_E_NOMEM, rel, "out of memory");
+	}
 	memcpy(s->path, rel, len);
 	memcpy(s->path + len, "/", 2);
 	s->dir = true;
 	s->mode = 0755;
 	t->ndirs++;
-	return tree_walk(t, rel);
+	return tree_walk(t, fd, rel);
+}
+
+/* Opens name in dfd without following a symlink or blocking (a FIFO swapped
+ * in after the first look opens at once, and is then refused), and checks
+ * the file it got, through its descriptor. *fd is -1 when refused. */
+static enum l3af_status src_open(struct src_tree *t, int dfd, const char *name,
+				 const char *rel, int *fd, struct stat *st)
+{
+	struct stat first;
+	const char *rule;
+
+	*fd = -1;
+	/* A first look, so that devices and sockets are never opened. */
+	if (fstatat(dfd, name, &first, AT_SYMLINK_NOFOLLOW) != 0)
+		return src_fail(t, L3AF_E_IO, rel, strerror(errno));
+	rule = src_rule(&first);
+	if (rule)
+		return src_fail(t, L3AF_E_INVALID, rel, rule);
+	*fd = openat(dfd, name,
+		     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY |
+			     (S_ISDIR(first.st_mode) ? O_DIRECTORY : 0));
+	if (*fd < 0)
+		return src_fail(t, errno == ELOOP ? L3AF_E_INVALID : L3AF_E_IO, rel,
+				errno == ELOOP ? "symbolic link" : strerror(errno));
+	if (fstat(*fd, st) != 0)
+		rule = strerror(errno);
+	else if (!(rule = src_rule(st)) &&
+		 (st->st_dev != first.st_dev || st->st_ino != first.st_ino ||
+		  (st->st_mode & S_IFMT) != (first.st_mode & S_IFMT)))
+		rule = "changed while being read";
+	if (!rule)
+		return L3AF_OK;
+	close(*fd);
+	*fd = -1;
+	return src_fail(t, L3AF_E_INVALID, rel, rule);
 }
 
 /* One directory entry: its name rules, its type, then file or folder. */
 static enum l3af_status src_add(struct src_tree *t, int dfd, const char *parent,
 				const char *name)
 {
-	char rel[EBPF_PKG_MAX_PATH + 2], full[PATH_MAX];
+	char rel[EBPF_PKG_MAX_PATH + 2];
 	struct stat st;
 	const char *rule;
-	int n = snprintf(rel, sizeof(rel), "%s%s%s", parent, *parent ? "/" : "", name);
+	enum l3af_status rc;
+	int fd, n = snprintf(rel, sizeof(rel), "%s%s%s", parent, *parent ? "/" : "", name);
 
 	if (n < 0 || (size_t)n > EBPF_PKG_MAX_PATH)
 		return src_fail(t, L3AF_E_LIMIT, name, "path longer than 255 bytes");
 	rule = ebpf_pkg_path_rule(rel);
 	if (rule)
 		return src_fail(t, L3AF_E_INVALID, rel, rule);
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return src_fail(t, L3AF_E_IO, rel, strerror(errno));
-	rule = src_rule(&st);
-	if (rule)
-		return src_fail(t, L3AF_E_INVALID, rel, rule);
+	rc = src_open(t, dfd, name, rel, &fd, &st);
+	if (rc != L3AF_OK)
+		return rc;
 	if (S_ISDIR(st.st_mode))
-		return src_dir_add(t, rel);
-	n = snprintf(full, sizeof(full), "%s/%s", t->root, rel);
-	if (n < 0 || (size_t)n >= sizeof(full))
-		return src_fail(t, L3AF_E_LIMIT, rel, "path too long");
-	return src_file_add(t, rel, full, &st);
+		return src_dir_add(t, rel, fd);
+	rc = src_file_add(t, rel, fd, &st);
+	close(fd);
+	return rc;
 }
 
-static enum l3af_status tree_walk(struct src_tree *t, const char *rel)
+/* Walks the folder open at fd (taken, and closed). */
+static enum l3af_status tree_walk(struct src_tree *t, int fd, const char *rel)
 {
-	char full[PATH_MAX];
 	enum l3af_status rc = L3AF_OK;
 	struct dirent *d;
-	DIR *dir;
+	DIR *dir = fdopendir(fd);
 
-	snprintf(full, sizeof(full), "%s%s%s", t->root, *rel ? "/" : "", rel);
-	dir = opendir(full);
-	if (!dir)
-		return src_fail(t, L3AF_E_IO, rel, strerror(errno));
+	if (!dir) {
+		rc = src_fail(t, L3AF_E_IO, rel, strerror(errno));
+		close(fd);
+		return rc;
+	}
 	errno = 0;
 	while (rc == L3AF_OK && (d = readdir(dir))) {
 		if (strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0)
@@ -349,16 +423,80 @@ static enum l3af_status create_args_check(const char *dir, const char *name,
 	return L3AF_OK;
 }
 
+/* No two paths may differ only in case (ebpf_pkg_case_clash). */
+static enum l3af_status tree_case_check(struct src_tree *t)
+{
+	char a[EBPF_PKG_MAX_PATH + 1], b[EBPF_PKG_MAX_PATH + 1], sa[SHOW_BYTES], sb[SHOW_BYTES];
+	const char **v = l3af_malloc((t->n ? t->n : 1) * sizeof(*v));
+	enum l3af_status rc;
+	bool clash = false;
+
+	if (!v)
+		return l3af_fail(t->err, L3AF_E_NOMEM, "ebpf: package: create: out of memory");
+	for (size_t i = 0; i < t->n; i++)
+		v[i] = t->v[i].path;
+	rc = ebpf_pkg_case_clash(v, t->n, a, b, &clash);
+	l3af_free(v);
+	if (rc != L3AF_OK)
+		return l3af_fail(t->err, rc, "ebpf: package: create: out of memory");
+	if (clash)
+		return l3af_fail(t->err, L3AF_E_INVALID,
+				 "ebpf: package: create: %s: \"%s\" and \"%s\" differ only in case",
+				 t->root, ebpf_pkg_show(a, sa), ebpf_pkg_show(b, sb));
+	return L3AF_OK;
+}
+
+/* Sub-folders may be empty (they are written as folder entries); the
+ * source folder as a whole must hold at least one file. */
 static enum l3af_status tree_read(struct src_tree *t)
 {
-	enum l3af_status rc = tree_walk(t, "");
+	enum l3af_status rc;
+	int fd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (fd < 0)
+		return l3af_fail(t->err, errno == ENOENT ? L3AF_E_NOTFOUND : L3AF_E_IO,
+				 "ebpf: package: create: %s: %s", t->root, strerror(errno));
+	rc = tree_walk(t, fd, "");
 	if (rc != L3AF_OK)
 		return rc;
 	if (t->nfiles == 0)
 		return l3af_fail(t->err, L3AF_E_INVALID, "ebpf: package: create: %s holds no files",
 				 t->root);
 	qsort(t->v, t->n, sizeof(t->v[0]), src_cmp);
+	return tree_case_check(t);
+}
+
+/* The output must not lie inside the source folder: a second run would pack
+ * the first run's archive (and its manifest, and temporary files). Compared
+ * by the real paths of the source folder and of the output's folder. */
+static enum l3af_status out_outside_check(const char *dir, const char *out_path,
+					  struct l3af_err *err)
+{
+	char src[PATH_MAX], parent[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(out_path, '/');
+	size_t n;
+
+	if (!realpath(dir, src))
+		return l3af_fail(err, errno == ENOENT ? L3AF_E_NOTFOUND : L3AF_E_IO,
+				 "ebpf: package: create: %s: %s", dir, strerror(errno));
+	if (!slash)
+		memcpy(parent, ".", 2);
+	else if (slash == out_path)
+		memcpy(parent, "/", 2);
+	else if ((size_t)(slash - out_path) < sizeof(parent))
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - out_path), out_path);
+	else
+		return l3af_fail(err, L3AF_E_LIMIT, "ebpf: package: create: output path too long");
+	if (!realpath(parent, real))
+		return l3af_fail(err, errno == ENOENT ? L3AF_E_NOTFOUND : L3AF_E_IO,
+				 "ebpf: package: create: output folder %s: %s", parent,
+				 strerror(errno));
+	n = strlen(src);
+	if (strcmp(real, src) == 0 ||
+	    (strncmp(real, src, n) == 0 && (real[n] == '/' || (n == 1 && src[0] == '/'))))
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "ebpf: package: create: output %s lies inside the source directory %s",
+				 out_path, dir);
 	return L3AF_OK;
 }
 
@@ -376,6 +514,8 @@ enum l3af_status ebpf_pkg_create(const char *dir, const char *name, const char *
 	rc = create_args_check(dir, name, out_path, err);
 	if (rc == L3AF_OK)
 		rc = source_date_epoch(&m.mtime, err);
+	if (rc == L3AF_OK)
+		rc = out_outside_check(dir, out_path, err);
 	if (rc == L3AF_OK)
 		rc = tree_read(&t);
 	if (rc == L3AF_OK)

@@ -25,6 +25,7 @@ struct ebpf_policy {
 	bool require_license;
 	bool allow_tail_calls;
 	bool allow_user_binaries;
+	bool allow_native_images;
 	size_t ntypes;
 	char **types;      /* allowed program types; none = any */
 	size_t nhelpers;
@@ -79,6 +80,7 @@ struct ebpf_policy *ebpf_policy_default(void)
 	p->require_license = true;
 	p->allow_tail_calls = true;
 	p->allow_user_binaries = true;
+	p->allow_native_images = true; /* Windows packages ship .sys images */
 	if (!set_default_helpers(p)) {
 		ebpf_policy_free(p);
 		return NULL;
@@ -212,6 +214,7 @@ static enum l3af_status parse_version(const char *key, json_t *v, struct l3af_er
 
 enum policy_key {
 	K_VERSION, K_REQ_DOC, K_REQ_LIC, K_TYPES, K_HELPERS, K_KFUNCS, K_TAIL, K_USER,
+	K_NATIVE,
 };
 
 /* The document's keys, in document order (docs/policy-format.md); the rule
@@ -228,6 +231,7 @@ static const struct {
 	{"denied_kfuncs", K_KFUNCS},
 	{"allow_tail_calls", K_TAIL},
 	{"allow_user_binaries", K_USER},
+	{"allow_native_images", K_NATIVE},
 };
 
 static enum l3af_status parse_key(struct ebpf_policy *p, const char *key, json_t *v,
@@ -248,6 +252,7 @@ static enum l3af_status parse_key(struct ebpf_policy *p, const char *key, json_t
 	case K_KFUNCS: return parse_names(&p->kfuncs, &p->nkfuncs, key, v, NULL, err);
 	case K_TAIL: return want_bool(&p->allow_tail_calls, key, v, err);
 	case K_USER: return want_bool(&p->allow_user_binaries, key, v, err);
+	case K_NATIVE: return want_bool(&p->allow_native_images, key, v, err);
 	}
 	return l3af_fail(err, L3AF_E_INTERNAL, "policy: key table");
 }
@@ -331,18 +336,21 @@ static bool helper_denied(const struct ebpf_policy *p, uint32_t id)
 	return false;
 }
 
-static void check_package(const struct ebpf_policy *p, bool has_doc, bool has_license,
-			  bool has_user_exe, struct report *r)
+static void check_package(const struct ebpf_policy *p, const struct ebpf_pkg_facts *f,
+			  struct report *r)
 {
-	if (p->require_documentation && !has_doc)
+	if (p->require_documentation && !f->has_doc)
 		violation(r, "", "", "require_documentation",
 			  "the package has no documentation file (README*, *.md, docs/)");
-	if (p->require_license && !has_license)
+	if (p->require_license && !f->has_license)
 		violation(r, "", "", "require_license",
 			  "the package has no licence file (LICENSE*, COPYING*)");
-	if (!p->allow_user_binaries && has_user_exe)
+	if (!p->allow_user_binaries && f->has_user_exe)
 		violation(r, "", "", "allow_user_binaries",
 			  "the package contains a user-space executable");
+	if (!p->allow_native_images && f->has_native)
+		violation(r, "", "", "allow_native_images",
+			  "the package contains a Windows native image (.sys)");
 }
 
 static void check_prog(const struct ebpf_policy *p, const char *file,
@@ -378,8 +386,21 @@ static void check_object(const struct ebpf_policy *p, const struct ebpf_object *
 		check_prog(p, obj->file, &obj->progs[i], r);
 }
 
+struct ebpf_pkg_facts ebpf_pkg_facts_of(const struct ebpf_pkg *pkg)
+{
+	struct ebpf_pkg_facts f = {0};
+
+	for (size_t i = 0; pkg && i < pkg->nfiles; i++) {
+		f.has_doc |= pkg->files[i].kind == EBPF_KIND_DOC;
+		f.has_license |= pkg->files[i].kind == EBPF_KIND_LICENSE;
+		f.has_user_exe |= pkg->files[i].kind == EBPF_KIND_USER_EXE;
+		f.has_native |= pkg->files[i].kind == EBPF_KIND_NATIVE_SYS;
+	}
+	return f;
+}
+
 size_t ebpf_policy_check(const struct ebpf_policy *policy, const struct ebpf_object *const *objs,
-			 size_t n, bool has_doc, bool has_license, bool has_user_exe,
+			 size_t n, const struct ebpf_pkg_facts *facts,
 			 ebpf_violation_fn on_violation, void *ctx)
 {
 	struct report r = {.fn = on_violation, .ctx = ctx};
@@ -388,7 +409,11 @@ size_t ebpf_policy_check(const struct ebpf_policy *policy, const struct ebpf_obj
 		violation(&r, "", "", "policy", "no policy given");
 		return r.count;
 	}
-	check_package(policy, has_doc, has_license, has_user_exe, &r);
+	if (!facts) {
+		violation(&r, "", "", "policy", "no package facts given");
+		return r.count;
+	}
+	check_package(policy, facts, &r);
 	for (size_t i = 0; objs && i < n; i++)
 		if (objs[i])
 			check_object(policy, objs[i], &r);

@@ -425,8 +425,11 @@ enum l3af_status signer_key_file_read(const char *path, char **buf,
 	if (!path)
 		return l3af_fail(err, L3AF_E_INVALID, "signer: key file: no path");
 	/* Symlinks are followed (secret managers mount keys that way); the
-	 * checks below apply to the file itself, through the open fd. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	 * checks below apply to the file itself, through the open fd.
+	 * O_NONBLOCK: a FIFO at the path opens at once (and is then refused as
+	 * not a regular file) instead of blocking until a writer appears; it
+	 * changes nothing for reading a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return l3af_fail(err, errno == ENOENT ? L3AF_E_NOTFOUND : L3AF_E_IO,
 				 "signer: key file %s: open: %s", path, strerror(errno));

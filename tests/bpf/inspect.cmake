@@ -8,7 +8,7 @@ else()
 endif()
 
 set(L3AF_BPF_OBJ_DIR ${CMAKE_CURRENT_BINARY_DIR}/progs)
-set(L3AF_BPF_PROGS xdp_tail tc_count kprobe_core write_user l3af_root)
+set(L3AF_BPF_PROGS xdp_tail tc_count kprobe_core write_user l3af_root subprog)
 set(L3AF_BPF_OBJS)
 foreach(p ${L3AF_BPF_PROGS})
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/progs/${p}.bpf.c)

@@ -15,7 +15,9 @@
 #include <locale.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "ebpf.h"
@@ -397,6 +399,43 @@ static void mk_dir_symlink(const char *dir)
 	assert_int_equal(symlink("..", p), 0);
 }
 
+static void mk_colon(const char *dir)
+{
+	put(dir, "a:b", "x", 1, 0644);
+}
+
+static void mk_trailing_dot(const char *dir)
+{
+	put(dir, "docs/notes.", "x", 1, 0644);
+}
+
+static void mk_trailing_space(const char *dir)
+{
+	put(dir, "notes ", "x", 1, 0644);
+}
+
+static void mk_device_ext(const char *dir)
+{
+	put(dir, "NUL.txt", "x", 1, 0644);
+}
+
+static void mk_device_dir(const char *dir)
+{
+	subdir(dir, "Com1");
+	put(dir, "Com1/a", "x", 1, 0644);
+}
+
+static void mk_case_file(const char *dir)
+{
+	put(dir, "readme.md", readme, strlen(readme), 0644);
+}
+
+static void mk_case_dir(const char *dir)
+{
+	subdir(dir, "Docs");
+	put(dir, "Docs/other.txt", "x", 1, 0644);
+}
+
 struct create_case {
 	const char *desc;
 	void (*mk)(const char *dir);
@@ -413,6 +452,14 @@ static void test_create_refuses(void **state)
 		{"setuid", mk_setuid, "ratelimiting: setuid, setgid or sticky bit"},
 		{"control character", mk_control, "a\\x09b: name holds a control"},
 		{"UTF-8 name", mk_utf8, "caf\\xc3\\xa9: name holds a control or non-ASCII byte"},
+		{"colon", mk_colon, "/a:b: colon in name"},
+		{"trailing dot", mk_trailing_dot, "docs/notes.: name ends in '.' or ' '"},
+		{"trailing space", mk_trailing_space, "/notes : name ends in '.' or ' '"},
+		{"device name with extension", mk_device_ext, "NUL.txt: reserved Windows device"},
+		{"device name as folder", mk_device_dir, "Com1: reserved Windows device"},
+		{"files differing in case", mk_case_file,
+		 "\"README.md\" and \"readme.md\" differ only in case"},
+		{"folders differing in case", mk_case_dir, "\"Docs\" and \"docs\" differ only in case"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -465,6 +512,110 @@ static void test_create_empty(void **state)
 	snprintf(out, sizeof(out), "%s.tar.gz", dir);
 	assert_int_equal(ebpf_pkg_create(dir, "x", out, NULL, &err), L3AF_E_INVALID);
 	assert_non_null(strstr(err.msg, "holds no files"));
+	tu_rmtree(dir);
+}
+
+/* Empty sub-folders are kept (as folder entries); only a source folder with
+ * no file at all is refused (above). */
+static void test_create_empty_subfolder(void **state)
+{
+	char *dir = tu_tempdir("pkgsrc"), out[4096];
+	struct ebpf_pkg *pkg = NULL;
+	struct l3af_err err = {0};
+
+	tree_make(dir, 0);
+	subdir(dir, "empty");
+	snprintf(out, sizeof(out), "%s.tar.gz", dir);
+	assert_int_equal(ebpf_pkg_create(dir, "ratelimiting", out, &pkg, &err), L3AF_OK);
+	check_pkg(pkg);
+	ebpf_pkg_free(pkg);
+	unlink(out);
+	tu_rmtree(dir);
+}
+
+/* An output inside the source folder is refused, however it is named: a
+ * second run would pack the first run's archive. */
+static void test_create_out_inside(void **state)
+{
+	char *dir = tu_tempdir("pkgsrc"), *other = tu_tempdir("pkgout"), out[4096], link[4096];
+	char cwd[4096];
+	struct l3af_err err = {0};
+	const char *outs[4];
+
+	tree_make(dir, 0);
+	snprintf(link, sizeof(link), "%s/into", other);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	for (int i = 0; i < 4; i++) {
+		switch (i) {
+		case 0: snprintf(out, sizeof(out), "%s/pkg.tar.gz", dir); break;
+		case 1: snprintf(out, sizeof(out), "%s/docs/pkg.tar.gz", dir); break;
+		case 2: snprintf(out, sizeof(out), "%s/into/pkg.tar.gz", other); break;
+		case 3: snprintf(out, sizeof(out), "pkg.tar.gz"); break;
+		}
+		outs[i] = out;
+		if (i == 3)
+			assert_int_equal(chdir(dir), 0);
+		l3af_err_clear(&err);
+		if (ebpf_pkg_create(dir, "ratelimiting", out, NULL, &err) != L3AF_E_INVALID ||
+		    !strstr(err.msg, "lies inside the source directory"))
+			fail_msg("%s: got \"%s\"", outs[i], err.msg);
+		assert_int_equal(access(out, F_OK), -1);
+		if (i == 3)
+			assert_int_equal(chdir(cwd), 0);
+	}
+	/* Beside it (a name that merely starts like it) is fine. */
+	snprintf(out, sizeof(out), "%s-x.tar.gz", dir);
+	assert_int_equal(ebpf_pkg_create(dir, "ratelimiting", out, NULL, &err), L3AF_OK);
+	unlink(out);
+	unlink(link);
+	tu_rmtree(other);
+	tu_rmtree(dir);
+}
+
+/* A file swapped for a FIFO between the walk's first look and the read must
+ * not block create (the old code reopened the path without O_NONBLOCK and
+ * hung): a child swaps "swap" between a regular file and a FIFO while
+ * create runs over and over; every call returns, OK or refusing. */
+static void test_create_fifo_race(void **state)
+{
+	char *dir = tu_tempdir("pkgsrc"), *side = tu_tempdir("pkgside"), out[4096];
+	char target[4096], reg[4096], fifo[4096];
+	int ok = 0, refused = 0;
+	pid_t parent = getpid(), child;
+
+	put(dir, "LICENSE", license, strlen(license), 0644);
+	snprintf(target, sizeof(target), "%s/swap", dir);
+	snprintf(reg, sizeof(reg), "%s/reg", side);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", side);
+	snprintf(out, sizeof(out), "%s.tar.gz", dir);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		while (getppid() == parent) { /* ends if the test dies */
+			int fd = open(reg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd >= 0)
+				close(fd);
+			rename(reg, target);
+			mkfifo(fifo, 0644);
+			rename(fifo, target);
+		}
+		_exit(0);
+	}
+	alarm(60); /* a blocked create fails the test instead of hanging it */
+	for (int i = 0; i < 3000; i++) {
+		struct l3af_err err = {0};
+		if (ebpf_pkg_create(dir, "race", out, NULL, &err) == L3AF_OK)
+			ok++;
+		else
+			refused++;
+	}
+	alarm(0);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(ok + refused, 3000);
+	unlink(out);
+	tu_rmtree(side);
 	tu_rmtree(dir);
 }
 
@@ -558,6 +709,20 @@ TGZ(b_del, "l3af_x/a\x7fz")
 TGZ(b_not_utf8, "l3af_x/\xff")
 TGZ(b_utf8, "l3af_x/caf\xc3\xa9")
 TGZ(b_backslash, "l3af_x/a\\b")
+TGZ(b_colon, "l3af_x/a:b")
+TGZ(b_colon_stream, "l3af_x/a.bpf.o::$DATA")
+TGZ(b_trailing_dot, "l3af_x/d./a")
+TGZ(b_trailing_space, "l3af_x/a ")
+TGZ(b_dev_nul, "l3af_x/nul")
+TGZ(b_dev_ext, "l3af_x/docs/NUL.txt")
+TGZ(b_dev_com, "l3af_x/cOm9.log")
+TGZ(b_dev_lpt, "l3af_x/LPT1")
+TGZ(b_dev_space, "l3af_x/AUX .txt")
+TGZ(b_dev_con, "l3af_x/Con")
+TGZ(b_dev_prn, "l3af_x/prn.x.y")
+TGZ(b_case_files, "l3af_x/README.md", "l3af_x/readme.md")
+TGZ(b_case_dirs, "l3af_x/Docs/a", "l3af_x/docs/b")
+TGZ(b_case_file_dir, "l3af_x/a", "l3af_x/A/b")
 
 static void b_symlink(struct abuf *b)
 {
@@ -759,6 +924,22 @@ static void b_zip_lie_both(struct abuf *b)
 	zip_lie(b, true);
 }
 
+/* A zip with no end-of-central-directory record: the streaming reader reads
+ * it from its local headers alone; Go's archive/zip and the seekable reader
+ * refuse it. */
+static void b_zip_no_eocd(struct abuf *b)
+{
+	struct archive *a = w_open(b, W_ZIP);
+	size_t i;
+
+	w_file(a, "l3af_x/a");
+	w_close(a);
+	for (i = 0; i + 4 <= b->len && memcmp(b->buf + i, "PK\5\6", 4) != 0; i++)
+		;
+	assert_true(i + 4 <= b->len);
+	b->len = i;
+}
+
 struct bad_case {
 	const char *desc;
 	void (*build)(struct abuf *b);
@@ -792,6 +973,25 @@ static const struct bad_case bad_cases[] = {
 	{"not UTF-8", b_not_utf8, L3AF_E_INVALID, "control or non-ASCII byte"},
 	{"UTF-8 name", b_utf8, L3AF_E_INVALID, "\"l3af_x/caf\\xc3\\xa9\": name holds a control"},
 	{"backslash", b_backslash, L3AF_E_INVALID, "backslash"},
+	{"colon", b_colon, L3AF_E_INVALID, "\"l3af_x/a:b\": colon in name"},
+	{"NTFS stream", b_colon_stream, L3AF_E_INVALID, "colon in name"},
+	{"folder ending in '.'", b_trailing_dot, L3AF_E_INVALID, "name ends in '.' or ' '"},
+	{"name ending in ' '", b_trailing_space, L3AF_E_INVALID, "name ends in '.' or ' '"},
+	{"device nul", b_dev_nul, L3AF_E_INVALID, "\"l3af_x/nul\": reserved Windows device"},
+	{"device NUL.txt", b_dev_ext, L3AF_E_INVALID, "reserved Windows device"},
+	{"device cOm9.log", b_dev_com, L3AF_E_INVALID, "reserved Windows device"},
+	{"device LPT1", b_dev_lpt, L3AF_E_INVALID, "reserved Windows device"},
+	{"device \"AUX .txt\"", b_dev_space, L3AF_E_INVALID, "reserved Windows device"},
+	{"device Con", b_dev_con, L3AF_E_INVALID, "reserved Windows device"},
+	{"device prn.x.y", b_dev_prn, L3AF_E_INVALID, "reserved Windows device"},
+	{"files differing in case", b_case_files, L3AF_E_INVALID,
+	 "\"README.md\" and \"readme.md\" differ only in case"},
+	{"folders differing in case", b_case_dirs, L3AF_E_INVALID,
+	 "\"Docs\" and \"docs\" differ only in case"},
+	{"file and folder differing in case", b_case_file_dir, L3AF_E_INVALID,
+	 "\"A\" and \"a\" differ only in case"},
+	{"zip without end of central directory", b_zip_no_eocd, L3AF_E_INVALID,
+	 "not a readable tar, tar.gz or zip archive"},
 	{"path too long", b_long_path, L3AF_E_LIMIT, "longer than 255 bytes"},
 	{"tar header size > data", b_tar_short, L3AF_E_INVALID,
 	 "\"l3af_x/big\": data does not match the 4096 bytes its header declares"},
@@ -825,6 +1025,26 @@ static void test_read_refuses(void **state)
 				 err.msg);
 		free(b.buf);
 	}
+}
+
+/* Names near the Windows rules that are fine. */
+static void test_read_windows_ok(void **state)
+{
+	static const char *const paths[] = {
+		"l3af_x/nullable", "l3af_x/console.txt", "l3af_x/COM10", "l3af_x/LPT",
+		"l3af_x/com.txt",  "l3af_x/.hidden",     "l3af_x/a b",   "l3af_x/a.b.c",
+		"l3af_x/aux_dir/x", "l3af_x/Read", "l3af_x/Readme", NULL,
+	};
+	struct abuf b = {0};
+	struct ebpf_pkg *pkg = NULL;
+	struct l3af_err err = {0};
+
+	tgz_files(&b, paths);
+	if (ebpf_pkg_read(b.buf, b.len, &pkg, &err) != L3AF_OK)
+		fail_msg("%s", err.msg);
+	assert_int_equal(pkg->nfiles, 11);
+	ebpf_pkg_free(pkg);
+	free(b.buf);
 }
 
 static void test_read_args(void **state)
@@ -894,14 +1114,32 @@ struct kind_case {
 
 static void test_kinds(void **state)
 {
-	static uint8_t pe[128] = {'M', 'Z', [0x3c] = 0x40, [0x40] = 'P', 'E', 0, 0};
+	/* PE32+ (optional header of 240 bytes at 0x58) with Subsystem (at
+	 * 0x58 + 68) NATIVE, WINDOWS_CUI, or no optional header at all. */
+	static uint8_t pe_native[512] = {'M', 'Z', [0x3c] = 0x40, [0x40] = 'P', 'E', 0, 0,
+					 [0x54] = 0xf0, [0x58] = 0x0b, 0x02, [0x9c] = 1};
+	static uint8_t pe_cui[512] = {'M', 'Z', [0x3c] = 0x40, [0x40] = 'P', 'E', 0, 0,
+				      [0x54] = 0xf0, [0x58] = 0x0b, 0x02, [0x9c] = 3};
+	static uint8_t pe_bare[128] = {'M', 'Z', [0x3c] = 0x40, [0x40] = 'P', 'E', 0, 0};
 	static uint8_t bpf_be[64] = {0x7f, 'E', 'L', 'F', 2, 2, 1, 0, [16] = 0, 1, 0, 247};
+	/* ET_REL with e_machine 0 (EM_NONE), as libbpf 1.1 still opens it;
+	 * and ET_EXEC with EM_NONE, which it does not. */
+	static uint8_t none_rel[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, [16] = 1, 0, 0, 0, 1};
+	static uint8_t none_rel_be[64] = {0x7f, 'E', 'L', 'F', 2, 2, 1, 0, [16] = 0, 1, 0, 0};
+	static uint8_t none_exec[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, [16] = 2, 0, 0, 0, 1};
 	static const struct kind_case cases[] = {
 		{"prog.o", bpf_elf, sizeof(bpf_elf), 0644, EBPF_KIND_BPF_ELF},
 		{"prog_be.o", bpf_be, sizeof(bpf_be), 0644, EBPF_KIND_BPF_ELF},
 		{"exec.bpf.o", bpf_elf, sizeof(bpf_elf), 0755, EBPF_KIND_BPF_ELF},
-		{"driver.bin", pe, sizeof(pe), 0644, EBPF_KIND_NATIVE_SYS},
-		{"driver.SYS", "text", 4, 0644, EBPF_KIND_NATIVE_SYS},
+		{"none.o", none_rel, sizeof(none_rel), 0644, EBPF_KIND_BPF_ELF},
+		{"none_be.o", none_rel_be, sizeof(none_rel_be), 0644, EBPF_KIND_BPF_ELF},
+		{"none_exec", none_exec, sizeof(none_exec), 0644, EBPF_KIND_USER_EXE},
+		{"driver.bin", pe_native, sizeof(pe_native), 0644, EBPF_KIND_NATIVE_SYS},
+		{"driver.sys", pe_native, sizeof(pe_native), 0644, EBPF_KIND_NATIVE_SYS},
+		{"tool.exe", pe_cui, sizeof(pe_cui), 0644, EBPF_KIND_USER_EXE},
+		{"tool.sys", pe_cui, sizeof(pe_cui), 0644, EBPF_KIND_USER_EXE},
+		{"bare.sys", pe_bare, sizeof(pe_bare), 0644, EBPF_KIND_USER_EXE},
+		{"notes.SYS", "text", 4, 0644, EBPF_KIND_CONFIG},
 		{"tool", x86_elf, sizeof(x86_elf), 0644, EBPF_KIND_USER_EXE},
 		{"run.sh", "echo", 4, 0755, EBPF_KIND_USER_EXE},
 		{"README", "r", 1, 0644, EBPF_KIND_DOC},
@@ -1005,7 +1243,11 @@ int main(void)
 		cmocka_unit_test(test_create_refuses),
 		cmocka_unit_test(test_create_bad_name),
 		cmocka_unit_test(test_create_empty),
+		cmocka_unit_test(test_create_empty_subfolder),
+		cmocka_unit_test(test_create_out_inside),
+		cmocka_unit_test(test_create_fifo_race),
 		cmocka_unit_test(test_read_refuses),
+		cmocka_unit_test(test_read_windows_ok),
 		cmocka_unit_test(test_read_args),
 		cmocka_unit_test(test_read_zip_and_tar),
 		cmocka_unit_test(test_kinds),

@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	policy = ebpf_policy_default();
 	if (policy) {
 		const struct ebpf_object *objs[] = {obj};
-		n = ebpf_policy_check(policy, objs, 1, true, true, false, NULL, NULL);
+		const struct ebpf_pkg_facts facts = {.has_doc = true, .has_license = true};
+		n = ebpf_policy_check(policy, objs, 1, &facts, NULL, NULL);
 	}
 	ebpf_policy_free(policy);
 	l3af_free(json);
