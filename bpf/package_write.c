@@ -15,7 +15,7 @@
  * on time, umask, owner, readdir order or locale (names are printable ASCII,
  * see ebpf_pkg_path_rule).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath (XSI), openat, fdopendir */
 #include "ebpf.h"
 #include "ebpf_internal.h"
 
