@@ -276,4 +276,77 @@ enum l3af_status tlog_fsck(const char *dir,
 enum l3af_status tlog_export(struct tlog *log, const char *outdir,
 			     struct l3af_err *err) L3AF_MUST_CHECK;
 
+/* ---- offline proofs (c2sp.org/tlog-proof@v1) ----------------------------
+ *
+ *   c2sp.org/tlog-proof@v1\n
+ *   [extra <base64>\n]          optional opaque data, NOT authenticated
+ *   index <decimal>\n           canonical, at most 2^63 - 2
+ *   <base64 hash>\n ...         0..TLOG_PROOF_MAX, leaf's sibling first
+ *   \n
+ *   <checkpoint note>           verbatim: body, blank line, signature lines
+ *
+ * One spelling per proof: parse accepts exactly what format writes. Specs:
+ * c2sp.org/tlog-proof ("Format"), docs/formats.md "Offline proofs".
+ * Thread safety: no shared state; distinct outputs may be used concurrently.
+ */
+#define TLOG_PROOF_EXTRA_MAX (16u * 1024) /* decoded extra bytes */
+#define TLOG_PROOF_TEXT_MAX (1u << 20)    /* whole proof text, bytes */
+
+/* A parsed proof. Everything but `checkpoint` is copied into the struct;
+ * `checkpoint` is borrowed: it points into the parsed text and is valid while
+ * that text lives. extra_len 0 means there was no extra line (an empty extra
+ * line is refused, so 0 bytes and "absent" are one spelling). */
+struct tlog_proof_text {
+	uint64_t index;
+	size_t nproof;
+	uint8_t proof[TLOG_PROOF_MAX][TLOG_HASH_BYTES];
+	size_t extra_len;
+	uint8_t extra[TLOG_PROOF_EXTRA_MAX];
+	const char *checkpoint;
+	size_t checkpoint_len;
+};
+
+/*
+ * Write a proof: index (<= TLOG_SIZE_MAX - 1), proof[0..n) (n <=
+ * TLOG_PROOF_MAX), optional extra[0..extra_len) (0 = no extra line; <=
+ * TLOG_PROOF_EXTRA_MAX) and the signed checkpoint note[0..note_len) (non-empty,
+ * ends in "\n", does not start with "\n"; copied as is, not checked further).
+ * *out is NUL-terminated, *len excludes the NUL; the caller frees it with
+ * l3af_free. L3AF_E_INVALID for arguments out of range, L3AF_E_LIMIT if the
+ * text would exceed TLOG_PROOF_TEXT_MAX, L3AF_E_NOMEM.
+ */
+enum l3af_status tlog_proof_text_format(uint64_t index,
+					const uint8_t (*proof)[TLOG_HASH_BYTES], size_t n,
+					const uint8_t *extra, size_t extra_len,
+					const char *note, size_t note_len,
+					char **out, size_t *len,
+					struct l3af_err *err) L3AF_MUST_CHECK;
+/*
+ * Strict parse of text[0..len) into *out (caller-owned; nothing allocated).
+ * L3AF_E_INVALID, naming the line, for anything format would not write:
+ * another header, CR or any control or non-ASCII byte before the checkpoint,
+ * a non-canonical index or base64, a hash that is not 32 bytes, more than
+ * TLOG_PROOF_MAX hashes, no blank line, an empty checkpoint, a checkpoint
+ * that starts with a blank line or does not end in "\n". L3AF_E_LIMIT for
+ * text over TLOG_PROOF_TEXT_MAX or extra over TLOG_PROOF_EXTRA_MAX. The
+ * checkpoint note is NOT verified: open it with signer_note_open, parse its
+ * text with tlog_checkpoint_parse, then call tlog_proof_text_verify_inclusion.
+ * On failure *out holds no proof (nproof 0, checkpoint NULL).
+ */
+enum l3af_status tlog_proof_text_parse(const char *text, size_t len,
+				       struct tlog_proof_text *out,
+				       struct l3af_err *err) L3AF_MUST_CHECK;
+/*
+ * Check a parsed proof against its checkpoint: cp must be the body of
+ * proof->checkpoint (the note starts with cp's formatted body followed by the
+ * blank line), proof->index < cp->size, and the inclusion proof must lead from
+ * leaf_hash to cp->root (tlog_inclusion_verify). The caller must already have
+ * verified the note's signatures. L3AF_OK, or L3AF_E_VERIFY if any of these
+ * does not hold; L3AF_E_INVALID if cp itself is malformed. No allocation.
+ */
+enum l3af_status tlog_proof_text_verify_inclusion(const struct tlog_proof_text *proof,
+						  const uint8_t leaf_hash[static TLOG_HASH_BYTES],
+						  const struct tlog_checkpoint *cp,
+						  struct l3af_err *err) L3AF_MUST_CHECK;
+
 #endif
