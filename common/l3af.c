@@ -207,6 +207,18 @@ enum l3af_status l3af_hex_decode(uint8_t *out, size_t binlen, const char *hex,
 	return L3AF_OK;
 }
 
+const char *l3af_next_line(const char *text, size_t len, size_t *pos, size_t *line_len)
+{
+	const char *start = text + *pos;
+	const char *nl = *pos < len ? memchr(start, '\n', len - *pos) : NULL;
+
+	if (!nl)
+		return NULL;
+	*line_len = (size_t)(nl - start);
+	*pos += *line_len + 1;
+	return start;
+}
+
 enum l3af_status l3af_parse_u64(const char *s, size_t len, uint64_t max,
 				uint64_t *out)
 {

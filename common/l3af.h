@@ -85,6 +85,12 @@ void l3af_hex_encode(char *out, const uint8_t *bin, size_t binlen); /* 2n+1 */
 enum l3af_status l3af_hex_decode(uint8_t *out, size_t binlen, const char *hex,
 				 size_t hexlen) L3AF_MUST_CHECK;
 
+/* The next '\n'-terminated line of text[*pos .. len): returns its start and
+ * sets *line_len (without the '\n'), advancing *pos past it; NULL if no
+ * complete line is left. For line-oriented formats (notes, checkpoints,
+ * proofs). */
+const char *l3af_next_line(const char *text, size_t len, size_t *pos, size_t *line_len);
+
 /* Parse a canonical unsigned decimal (no sign, no leading zeros unless "0",
  * at most max). */
 enum l3af_status l3af_parse_u64(const char *s, size_t len, uint64_t max,

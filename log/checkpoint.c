@@ -51,19 +51,6 @@ enum l3af_status tlog_checkpoint_format(const struct tlog_checkpoint *cp, char *
 	return L3AF_OK;
 }
 
-/* Next '\n'-terminated line of text[*pos .. len); NULL if there is none. */
-static const char *next_line(const char *text, size_t len, size_t *pos, size_t *line_len)
-{
-	const char *start = text + *pos;
-	const char *nl = memchr(start, '\n', len - *pos);
-
-	if (!nl)
-		return NULL;
-	*line_len = (size_t)(nl - start);
-	*pos += *line_len + 1;
-	return start;
-}
-
 enum l3af_status tlog_checkpoint_parse(const char *text, size_t len,
 				       struct tlog_checkpoint *out, struct l3af_err *err)
 {
@@ -73,7 +60,7 @@ enum l3af_status tlog_checkpoint_parse(const char *text, size_t len,
 
 	memset(&cp, 0, sizeof(cp));
 	for (int i = 0; i < 3; i++) {
-		line[i] = next_line(text, len, &pos, &line_len[i]);
+		line[i] = l3af_next_line(text, len, &pos, &line_len[i]);
 		if (!line[i])
 			return l3af_fail(err, L3AF_E_INVALID,
 					 "checkpoint: line %d missing or unterminated", i + 1);

@@ -157,19 +157,6 @@ struct parser {
 	struct tlog_proof_text *out;
 };
 
-/* Next '\n'-terminated line of text[*pos .. len); NULL if there is none. */
-static const char *next_line(const char *text, size_t len, size_t *pos, size_t *line_len)
-{
-	const char *start = text + *pos;
-	const char *nl = memchr(start, '\n', len - *pos);
-
-	if (!nl)
-		return NULL;
-	*line_len = (size_t)(nl - start);
-	*pos += *line_len + 1;
-	return start;
-}
-
 /* Every proof line is printable ASCII: this refuses CRLF, NUL, tabs and
  * high bytes with a message naming them, before any field is read. */
 static enum l3af_status line_check(const struct parser *p, const char *line, size_t len,
@@ -303,7 +290,7 @@ static enum l3af_status parse_lines(struct parser *p, const char *text, size_t l
 		enum l3af_status rc;
 
 		p->lineno++;
-		line = next_line(text, len, pos, &line_len);
+		line = l3af_next_line(text, len, pos, &line_len);
 		if (!line)
 			return l3af_fail(err, L3AF_E_INVALID,
 					 "tlog-proof: line %zu: missing or not ended by a newline",

@@ -84,4 +84,54 @@ static inline void tu_naive_mth(const uint8_t (*leaves)[TLOG_HASH_BYTES], uint64
 	tlog_hash_node(l, r, out);
 }
 
+/* An in-memory tree of n leaves (leaf i = the 8-byte little-endian i),
+ * every complete subtree hash stored level by level, and a hash source over
+ * it for proof generation. */
+struct tu_memtree {
+	uint64_t leaves;
+	unsigned levels;
+	uint8_t (*level[64])[TLOG_HASH_BYTES];
+};
+
+static inline void tu_memtree_build(struct tu_memtree *t, uint64_t n)
+{
+	t->leaves = n;
+	t->level[0] = malloc(n * TLOG_HASH_BYTES);
+	assert_non_null(t->level[0]);
+	for (uint64_t i = 0; i < n; i++) {
+		uint8_t data[8];
+		for (int b = 0; b < 8; b++)
+			data[b] = (uint8_t)(i >> (8 * b));
+		tlog_hash_leaf(data, sizeof(data), t->level[0][i]);
+	}
+	t->levels = 1;
+	for (uint64_t w = n / 2; w >= 1; w /= 2) {
+		uint8_t(*up)[TLOG_HASH_BYTES] = malloc(w * TLOG_HASH_BYTES);
+		uint8_t(*down)[TLOG_HASH_BYTES] = t->level[t->levels - 1];
+		assert_non_null(up);
+		for (uint64_t i = 0; i < w; i++)
+			tlog_hash_node(down[2 * i], down[2 * i + 1], up[i]);
+		t->level[t->levels++] = up;
+	}
+}
+
+static inline void tu_memtree_free(struct tu_memtree *t)
+{
+	for (unsigned i = 0; i < t->levels; i++)
+		free(t->level[i]);
+}
+
+static inline enum l3af_status tu_memtree_node(void *ctx, unsigned height, uint64_t index,
+					       uint8_t out[static TLOG_HASH_BYTES],
+					       struct l3af_err *err)
+{
+	struct tu_memtree *t = ctx;
+
+	if (height >= t->levels || ((index + 1) << height) > t->leaves)
+		return l3af_fail(err, L3AF_E_INTERNAL, "node %u/%llu out of range", height,
+				 (unsigned long long)index);
+	memcpy(out, t->level[height][index], TLOG_HASH_BYTES);
+	return L3AF_OK;
+}
+
 #endif

@@ -17,50 +17,6 @@ typedef uint8_t hash_t[TLOG_HASH_BYTES];
 
 /* ---- an in-memory tree: every complete subtree hash, level by level ------ */
 
-struct memtree {
-	uint64_t leaves;
-	unsigned levels;
-	hash_t *level[64];
-};
-
-static void memtree_build(struct memtree *t, uint64_t n)
-{
-	t->leaves = n;
-	t->level[0] = malloc(n * sizeof(hash_t));
-	assert_non_null(t->level[0]);
-	for (uint64_t i = 0; i < n; i++) {
-		uint8_t data[8];
-		for (int b = 0; b < 8; b++)
-			data[b] = (uint8_t)(i >> (8 * b));
-		tlog_hash_leaf(data, sizeof(data), t->level[0][i]);
-	}
-	t->levels = 1;
-	for (uint64_t w = n / 2; w >= 1; w /= 2) {
-		hash_t *up = malloc(w * sizeof(hash_t)), *down = t->level[t->levels - 1];
-		assert_non_null(up);
-		for (uint64_t i = 0; i < w; i++)
-			tlog_hash_node(down[2 * i], down[2 * i + 1], up[i]);
-		t->level[t->levels++] = up;
-	}
-}
-
-static void memtree_free(struct memtree *t)
-{
-	for (unsigned i = 0; i < t->levels; i++)
-		free(t->level[i]);
-}
-
-static enum l3af_status memtree_node(void *ctx, unsigned height, uint64_t index,
-				     uint8_t out[static TLOG_HASH_BYTES], struct l3af_err *err)
-{
-	struct memtree *t = ctx;
-
-	if (height >= t->levels || ((index + 1) << height) > t->leaves)
-		return l3af_fail(err, L3AF_E_INTERNAL, "node %u/%llu out of range", height,
-				 (unsigned long long)index);
-	memcpy(out, t->level[height][index], TLOG_HASH_BYTES);
-	return L3AF_OK;
-}
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -243,7 +199,7 @@ static void test_reference_roots(void **state)
 
 /* ---- generated proofs ---------------------------------------------------- */
 
-static struct memtree small, big;
+static struct tu_memtree small, big;
 
 static void flip(uint8_t *p, unsigned bit)
 {
@@ -315,9 +271,9 @@ static void check_inclusion_mutations(uint64_t index, uint64_t size, hash_t *pro
 				     L3AF_OK);
 }
 
-static void one_inclusion(struct memtree *t, uint64_t index, uint64_t size, int all_bits)
+static void one_inclusion(struct tu_memtree *t, uint64_t index, uint64_t size, int all_bits)
 {
-	struct tlog_hash_source src = {.node = memtree_node, .ctx = t};
+	struct tlog_hash_source src = {.node = tu_memtree_node, .ctx = t};
 	hash_t proof[TLOG_PROOF_MAX];
 	uint8_t root[32], naive[32], leaf[32];
 	size_t n = 0;
@@ -352,9 +308,9 @@ static void test_inclusion_random_to_1e6(void **state)
 	one_inclusion(&big, 999999, 1000000, 0);
 }
 
-static void one_consistency(struct memtree *t, uint64_t s1, uint64_t s2, int all_bits)
+static void one_consistency(struct tu_memtree *t, uint64_t s1, uint64_t s2, int all_bits)
 {
-	struct tlog_hash_source src = {.node = memtree_node, .ctx = t};
+	struct tlog_hash_source src = {.node = tu_memtree_node, .ctx = t};
 	hash_t proof[TLOG_PROOF_MAX];
 	uint8_t r1[32], r2[32];
 	size_t n = 0;
@@ -449,15 +405,15 @@ static void test_bad_arguments(void **state)
 
 static int setup(void **state)
 {
-	memtree_build(&small, 512);
-	memtree_build(&big, 1u << 20);
+	tu_memtree_build(&small, 512);
+	tu_memtree_build(&big, 1u << 20);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	memtree_free(&small);
-	memtree_free(&big);
+	tu_memtree_free(&small);
+	tu_memtree_free(&big);
 	return 0;
 }
 

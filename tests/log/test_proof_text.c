@@ -23,59 +23,16 @@ typedef uint8_t hash_t[TLOG_HASH_BYTES];
 
 /* ---- an in-memory tree: every complete subtree hash, level by level ------ */
 
-struct memtree {
-	uint64_t leaves;
-	unsigned levels;
-	hash_t *level[64];
-};
-
-static void memtree_build(struct memtree *t, uint64_t n)
-{
-	t->leaves = n;
-	t->level[0] = malloc(n * sizeof(hash_t));
-	assert_non_null(t->level[0]);
-	for (uint64_t i = 0; i < n; i++) {
-		uint8_t data[256];
-		size_t len = tu_entry(i, data);
-		tlog_hash_leaf(data, len, t->level[0][i]);
-	}
-	t->levels = 1;
-	for (uint64_t w = n / 2; w >= 1; w /= 2) {
-		hash_t *up = malloc(w * sizeof(hash_t)), *down = t->level[t->levels - 1];
-		assert_non_null(up);
-		for (uint64_t i = 0; i < w; i++)
-			tlog_hash_node(down[2 * i], down[2 * i + 1], up[i]);
-		t->level[t->levels++] = up;
-	}
-}
-
-static void memtree_free(struct memtree *t)
-{
-	for (unsigned i = 0; i < t->levels; i++)
-		free(t->level[i]);
-}
-
-static enum l3af_status memtree_node(void *ctx, unsigned height, uint64_t index,
-				     uint8_t out[static TLOG_HASH_BYTES], struct l3af_err *err)
-{
-	struct memtree *t = ctx;
-
-	if (height >= t->levels || ((index + 1) << height) > t->leaves)
-		return l3af_fail(err, L3AF_E_INTERNAL, "node %u/%llu out of range", height,
-				 (unsigned long long)index);
-	memcpy(out, t->level[height][index], TLOG_HASH_BYTES);
-	return L3AF_OK;
-}
 
 /* ---- fixtures ------------------------------------------------------------- */
 
-static struct memtree tree;
+static struct tu_memtree tree;
 static struct signer_key *key;
 static struct signer_vkey vkey;
 /* 18 KiB each: kept off the stack. */
 static struct tlog_proof_text parsed, reparsed;
 
-static const struct tlog_hash_source source = {.node = memtree_node, .ctx = &tree};
+static const struct tlog_hash_source source = {.node = tu_memtree_node, .ctx = &tree};
 
 /* The signed checkpoint note of the tree's first `size` leaves. */
 static char *signed_checkpoint(uint64_t size, size_t *len)
@@ -676,7 +633,7 @@ static void test_format_limits(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	memtree_build(&tree, TREE_MAX);
+	tu_memtree_build(&tree, TREE_MAX);
 	if (signer_key_generate(ORIGIN, SIGNER_TYPE_ED25519, &key, NULL) != L3AF_OK)
 		return -1;
 	signer_key_vkey(key, &vkey);
@@ -687,7 +644,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	signer_key_free(key);
-	memtree_free(&tree);
+	tu_memtree_free(&tree);
 	return 0;
 }
 
