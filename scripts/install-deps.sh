@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config clang llvm
+  build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libssl-dev libsodium-dev libsqlite3-dev sqlite3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   libbpf-dev libelf-dev zlib1g-dev libarchive-dev
