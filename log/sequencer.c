@@ -120,11 +120,20 @@ enum l3af_status tlog_seq_start(struct tlog *log, size_t max_batch, size_t max_p
 	s->max_pending = max_pending;
 	s->batch = l3af_calloc(max_batch, sizeof(*s->batch));
 	s->indices = l3af_calloc(max_batch, sizeof(*s->indices));
+	if (!s->batch || !s->indices) {
+		l3af_free(s->batch), l3af_free(s->indices), l3af_free(s);
+		return l3af_fail(err, L3AF_E_NOMEM, "sequencer: out of memory for %zu entries",
+				 max_batch);
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
-	if (!s->batch || !s->indices || pthread_create(&s->thread, NULL, seq_main, s) != 0) {
+	int e = pthread_create(&s->thread, NULL, seq_main, s);
+	if (e != 0) {
+		pthread_cond_destroy(&s->work);
+		pthread_mutex_destroy(&s->lock);
 		l3af_free(s->batch), l3af_free(s->indices), l3af_free(s);
-		return l3af_fail(err, L3AF_E_NOMEM, "sequencer: cannot start");
+		return l3af_fail(err, L3AF_E_IO, "sequencer: cannot start its thread: %s",
+				 strerror(e));
 	}
 	*out = s;
 	return L3AF_OK;

@@ -467,8 +467,10 @@ enum l3af_status tlog_open(const char *dir, unsigned flags, struct tlog **out,
 	pthread_mutex_init(&log->pub_lock, NULL);
 	for (unsigned i = 0; i < TLOG_READERS; i++)
 		pthread_mutex_init(&log->readers[i].lock, NULL);
-	log->dir = strdup(dir);
-	if (!log->dir)
+	log->dir = l3af_malloc(strlen(dir) + 1);
+	if (log->dir)
+		memcpy(log->dir, dir, strlen(dir) + 1);
+	else
 		rc = l3af_fail(err, L3AF_E_NOMEM, "open log: out of memory");
 	if (rc == L3AF_OK && !tlog_exists(dir))
 		rc = l3af_fail(err, L3AF_E_NOTFOUND, "%s holds no log (no %s)", dir,
@@ -490,12 +492,12 @@ enum l3af_status tlog_open(const char *dir, unsigned flags, struct tlog **out,
 	} else if (rc == L3AF_OK && !(flags & TLOG_OPEN_IDENTITY_ONLY)) {
 		rc = load_checkpoint(log, log->readers[0].db, &cp, err);
 	}
+	if (rc != L3AF_OK)
+		tlog_close(log); /* closes every connection before the lock goes */
 	if (lock_fd >= 0)
 		close(lock_fd);
-	if (rc != L3AF_OK) {
-		tlog_close(log);
+	if (rc != L3AF_OK)
 		return rc;
-	}
 	*out = log;
 	return L3AF_OK;
 }
@@ -510,16 +512,18 @@ void tlog_close(struct tlog *log)
 {
 	if (!log)
 		return;
-	if (log->w)
-		tlog_writer_close(log->w);
+	/* Readers first: the writer's close checkpoints the WAL, and only then
+	 * releases the lock, after every connection of ours is gone. */
 	for (unsigned i = 0; i < TLOG_READERS; i++) {
 		reader_close(&log->readers[i]);
 		pthread_mutex_destroy(&log->readers[i].lock);
 	}
+	if (log->w)
+		tlog_writer_close(log->w);
 	signer_key_free(log->key);
 	pthread_mutex_destroy(&log->pub_lock);
 	l3af_free(log->pub_note);
-	free(log->dir);
+	l3af_free(log->dir);
 	l3af_free(log);
 }
 

@@ -48,6 +48,7 @@ struct tlog_writer {
 	uint64_t size;                        /* committed size */
 	struct tlog_dedup *dedup;
 	bool broken; /* in-memory state lost after an error: refuse appends */
+	bool opened; /* the start-up check passed */
 	int lock_fd;
 	int published_fd;
 	uint64_t published_seq;

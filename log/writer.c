@@ -419,8 +419,10 @@ void tlog_writer_close(struct tlog_writer *w)
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
 	if (w->db) {
-		/* Fold the WAL into the database on a clean shutdown. */
-		sqlite3_exec(w->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+		/* Fold the WAL into the database on a clean shutdown; not after
+		 * the start-up check refused the log (leave the evidence as is). */
+		if (w->opened)
+			sqlite3_exec(w->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 		sqlite3_close(w->db);
 	}
 	if (w->published_fd >= 0)
@@ -462,5 +464,6 @@ enum l3af_status tlog_writer_open(struct tlog *log, const char *db_path, unsigne
 		rc = tlog_selfcheck(log, flags, err);
 	if (rc == L3AF_OK)
 		rc = tlog_dedup_open(log->w, tlog_dedup_generation, err);
+	log->w->opened = rc == L3AF_OK;
 	return rc;
 }
