@@ -6,7 +6,6 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

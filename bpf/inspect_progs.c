@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 #include "ebpf.h"
 #include "ebpf_internal.h"
@@ -186,11 +185,9 @@ static enum l3af_status scan_calls(struct ebpf_prog *p, const struct bpf_insn *i
 static enum l3af_status hash_insns(struct ebpf_prog *p, const struct bpf_insn *insns,
 				   struct l3af_err *err)
 {
-	unsigned int n = 0;
 	size_t len = (size_t)p->insn_cnt * sizeof(*insns);
 
-	if (!EVP_Digest(len ? (const void *)insns : "", len, p->insns_sha256, &n, EVP_sha256(),
-			NULL) || n != EBPF_SHA256_BYTES)
+	if (l3af_sha256(insns, len, p->insns_sha256) != L3AF_OK)
 		return l3af_fail(err, L3AF_E_CRYPTO, "program %s: SHA-256 failed", p->name);
 	return L3AF_OK;
 }

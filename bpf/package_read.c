@@ -20,30 +20,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static enum l3af_status sha256(const uint8_t *data, size_t len, uint8_t out[static 32],
-			       struct l3af_err *err)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	if (!sha256_md || !EVP_Digest(data, len, out, NULL, sha256_md, NULL))
-		return l3af_fail(err, L3AF_E_CRYPTO, "ebpf: package: SHA-256: %s",
-				 ERR_reason_error_string(ERR_get_error()));
-	return L3AF_OK;
-}
 
 /* --- reading ----------------------------------------------------------------
  * One pass over the archive's entries; every entry is checked and either
@@ -294,7 +275,10 @@ static enum l3af_status file_add(struct reader *r, struct archive_entry *e, cons
 	f->size = size;
 	f->mode = (archive_entry_perm(e) & 0111) ? 0755 : 0644;
 	f->kind = ebpf_pkg_classify(f->path, f->data, (size_t)size, f->mode);
-	return sha256(f->data, (size_t)size, f->sha256, r->err);
+	if (l3af_sha256(f->data, (size_t)size, f->sha256) != L3AF_OK)
+		return l3af_fail(r->err, L3AF_E_CRYPTO, "ebpf: package: SHA-256: %s",
+				 ERR_reason_error_string(ERR_get_error()));
+	return L3AF_OK;
 }
 
 static enum l3af_status entry_read(struct reader *r, struct archive_entry *e)

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -387,6 +389,54 @@ fail:
 	close(fd);
 	unlink(tmp);
 	return rc;
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static enum l3af_status sha256_failed(uint8_t out[static L3AF_SHA256_BYTES])
+{
+	/* Never leave an output that could match something by chance. */
+	memset(out, 0xff, L3AF_SHA256_BYTES);
+	return L3AF_E_CRYPTO;
+}
+
+enum l3af_status l3af_sha256(const void *data, size_t len, uint8_t out[static L3AF_SHA256_BYTES])
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (!sha256_md || !EVP_Digest(len ? data : "", len, out, NULL, sha256_md, NULL))
+		return sha256_failed(out);
+	return L3AF_OK;
+}
+
+enum l3af_status l3af_sha256_concat(const void *a, size_t alen, const void *b, size_t blen,
+				    uint8_t out[static L3AF_SHA256_BYTES])
+{
+	uint8_t buf[1024];
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	/* Short inputs (every Merkle node, most leaves) take the one-shot path:
+	 * a digest context costs an allocation per call. */
+	if (alen <= sizeof(buf) && blen <= sizeof(buf) - alen) {
+		if (alen)
+			memcpy(buf, a, alen);
+		if (blen)
+			memcpy(buf + alen, b, blen);
+		return l3af_sha256(buf, alen + blen, out);
+	}
+	pthread_once(&sha256_once, sha256_fetch);
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && sha256_md && EVP_DigestInit_ex2(ctx, sha256_md, NULL) &&
+	     EVP_DigestUpdate(ctx, a, alen) && EVP_DigestUpdate(ctx, b, blen) &&
+	     EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return ok ? L3AF_OK : sha256_failed(out);
 }
 
 uint64_t l3af_now_ns(void)

@@ -115,6 +115,19 @@ enum l3af_status l3af_file_replace(const char *path, const void *data,
 /* fsync the directory holding path (after a rename or create in it). */
 enum l3af_status l3af_fsync_parent(const char *path, struct l3af_err *err);
 
+/*
+ * SHA-256 through OpenSSL with the algorithm fetched once (the implicit
+ * fetch of EVP_sha256() costs 2.5x per call; OpenSSL uses the CPU's SHA
+ * extensions, libsodium 1.0.18 does not). l3af_sha256_concat hashes a || b
+ * without the caller building the concatenation. L3AF_E_CRYPTO only if
+ * OpenSSL fails (an allocation inside it); out is then all 0xff. Thread safe.
+ */
+#define L3AF_SHA256_BYTES 32
+enum l3af_status l3af_sha256(const void *data, size_t len,
+			     uint8_t out[static L3AF_SHA256_BYTES]) L3AF_MUST_CHECK;
+enum l3af_status l3af_sha256_concat(const void *a, size_t alen, const void *b, size_t blen,
+				    uint8_t out[static L3AF_SHA256_BYTES]) L3AF_MUST_CHECK;
+
 /* Monotonic and wall clocks in nanoseconds / seconds. */
 uint64_t l3af_now_ns(void);
 int64_t l3af_wall_s(void);

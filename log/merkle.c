@@ -1,62 +1,29 @@
 /*
  * merkle.c - RFC 9162 section 2.1 Merkle tree hashing, inclusion and
  * consistency proofs. Pure functions: no storage, no allocation on the
- * verification paths. Hashing uses OpenSSL's SHA-256 with a fetched
- * algorithm object (the implicit fetch per call costs 2.5x; see
- * docs/benchmarks.md), which uses the CPU's SHA extensions where present.
+ * verification paths. Hashing is common/'s l3af_sha256 (OpenSSL, fetched
+ * once, using the CPU's SHA extensions where present).
  */
 #include "tlog.h"
 
-#include <openssl/evp.h>
-#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *sha256(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_md;
-}
-
-/* One-shot SHA-256. OpenSSL's SHA-256 cannot fail on valid arguments short
- * of an allocation failure inside EVP_Digest; a hash we could not compute
- * must never compare equal to anything, so the output is then poisoned with
- * a value no verification accepts by chance (all 0xff) and the process
- * aborts instead: a Merkle log that miscomputes hashes must not go on. */
+/* A hash we could not compute must not go unnoticed: l3af_sha256 fails only
+ * if OpenSSL cannot allocate, and a Merkle log that miscomputes hashes must
+ * not go on, so the process stops (the output is poisoned first). */
 static void digest(const void *data, size_t len, uint8_t out[static TLOG_HASH_BYTES])
 {
-	if (!EVP_Digest(data, len, out, NULL, sha256(), NULL)) {
-		memset(out, 0xff, TLOG_HASH_BYTES);
+	if (l3af_sha256(data, len, out) != L3AF_OK)
 		abort();
-	}
 }
 
 void tlog_hash_leaf(const uint8_t *data, size_t len, uint8_t out[static TLOG_HASH_BYTES])
 {
-	uint8_t buf[1 + 1024];
-	EVP_MD_CTX *ctx;
 	static const uint8_t zero = 0x00;
 
-	if (len < sizeof(buf)) {
-		buf[0] = 0x00;
-		if (len)
-			memcpy(buf + 1, data, len);
-		digest(buf, len + 1, out);
-		return;
-	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex2(ctx, sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, &zero, 1) || !EVP_DigestUpdate(ctx, data, len) ||
-	    !EVP_DigestFinal_ex(ctx, out, NULL))
+	if (l3af_sha256_concat(&zero, 1, data, len, out) != L3AF_OK)
 		abort();
-	EVP_MD_CTX_free(ctx);
 }
 
 void tlog_hash_node(const uint8_t left[static TLOG_HASH_BYTES],
