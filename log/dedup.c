@@ -350,24 +350,6 @@ enum l3af_status tlog_dedup_flush(struct tlog_writer *w, size_t added, struct l3
 
 /* ---- start-up -------------------------------------------------------------- */
 
-static enum l3af_status meta_get(struct tlog_writer *w, const char *key, uint64_t *out,
-				 struct l3af_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	enum l3af_status rc = L3AF_OK;
-
-	if (sqlite3_prepare_v2(w->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return tlog_sqlite_fail(w->db, err, L3AF_E_CORRUPT, "read dedup meta");
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_int64(st, 0) < 0)
-		rc = l3af_fail(err, L3AF_E_CORRUPT, "database: meta '%s' missing", key);
-	else
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* Rebuild the memory part from the entries at or above dedup_upto into the
  * frozen array. At most two generations are pending: start-up completes the
  * run, and a generation is frozen only after the previous one is written. */
@@ -375,12 +357,12 @@ enum l3af_status tlog_dedup_rebuild(struct tlog_writer *w, struct l3af_err *err)
 {
 	struct tlog_dedup *d = w->dedup;
 	sqlite3_stmt *st = NULL;
-	enum l3af_status rc = meta_get(w, "dedup_upto", &d->upto, err);
+	enum l3af_status rc = tlog_meta_get(w->db, "dedup_upto", NULL, 0, &d->upto, err);
 
 	memset(d->slots, 0, d->cap * sizeof(*d->slots));
 	d->count = d->nfrozen = d->flushed = 0;
 	if (rc == L3AF_OK)
-		rc = meta_get(w, "dedup_run", &d->run, err);
+		rc = tlog_meta_get(w->db, "dedup_run", NULL, 0, &d->run, err);
 	if (rc == L3AF_OK && d->upto > w->size)
 		rc = l3af_fail(err, L3AF_E_CORRUPT, "dedup_upto %llu beyond size %llu",
 			       (unsigned long long)d->upto, (unsigned long long)w->size);

@@ -276,29 +276,6 @@ static void check_checkpoints(struct fsck *f)
 		        (long long)last, (unsigned long long)f->size);
 }
 
-/* The served checkpoint must be the one stored at its size. */
-static void compare_with_stored(struct fsck *f, const struct tlog_checkpoint *pub)
-{
-	struct tlog_checkpoint stored;
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(f->db, "SELECT note FROM checkpoints WHERE size = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		problem(f, "published record: cannot read checkpoints: %s", sqlite3_errmsg(f->db));
-		return;
-	}
-	sqlite3_bind_int64(st, 1, (int64_t)pub->size);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		problem(f, "published record: checkpoint %llu was served but is not stored",
-			(unsigned long long)pub->size);
-	else if (tlog_note_check(f->log, sqlite3_column_blob(st, 0),
-				 (size_t)sqlite3_column_bytes(st, 0), &stored, NULL) != L3AF_OK ||
-		 memcmp(stored.root, pub->root, TLOG_HASH_BYTES) != 0)
-		problem(f, "published record: checkpoint %llu differs from the stored one",
-			(unsigned long long)pub->size);
-	sqlite3_finalize(st);
-}
-
 static void check_published_record(struct fsck *f, const char *dir)
 {
 	struct tlog_checkpoint cp;
@@ -321,25 +298,20 @@ static void check_published_record(struct fsck *f, const char *dir)
 		        "published record: size %llu was served, the database holds %llu "
 		        "entries: committed data was lost",
 		        (unsigned long long)cp.size, (unsigned long long)f->size);
-	else
-		compare_with_stored(f, &cp);
+	else if (tlog_published_matches(f->log, f->db, &cp, &err) != L3AF_OK)
+		problem(f, "published record: %s", err.msg);
 	l3af_free(note);
 }
 
+/* A meta count, or a problem reported and 0. */
 static uint64_t meta_int(struct fsck *f, const char *key)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t v = 0;
+	struct l3af_err err = {0};
+	uint64_t v = 0;
 
-	if (sqlite3_prepare_v2(f->db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
-		v = sqlite3_column_int64(st, 0);
-	else
-		problem(f, "meta: %s missing", key);
-	sqlite3_finalize(st);
-	return v < 0 ? 0 : (uint64_t)v;
+	if (tlog_meta_get(f->db, key, NULL, 0, &v, &err) != L3AF_OK)
+		problem(f, "meta: %s", err.msg);
+	return v;
 }
 
 static enum l3af_status fsck_prepare(struct fsck *f, struct l3af_err *err)

@@ -135,33 +135,6 @@ static enum l3af_status check_edge_leaves(struct tlog_writer *w, struct l3af_err
 	return rc;
 }
 
-/* A served checkpoint behind the database must be the one stored at its
- * size (a crash between COMMIT and the record leaves it one batch behind). */
-static enum l3af_status check_stored_root(struct tlog *log, const struct tlog_checkpoint *pub,
-					  struct l3af_err *err)
-{
-	struct tlog_checkpoint stored;
-	sqlite3_stmt *st = NULL;
-	enum l3af_status rc = L3AF_OK;
-
-	if (sqlite3_prepare_v2(log->w->db, "SELECT note FROM checkpoints WHERE size = ?", -1, &st,
-			       NULL) != SQLITE_OK)
-		return tlog_sqlite_fail(log->w->db, err, L3AF_E_IO, "read stored checkpoint");
-	sqlite3_bind_int64(st, 1, (int64_t)pub->size);
-	if (sqlite3_step(st) != SQLITE_ROW)
-		rc = l3af_fail(err, L3AF_E_CORRUPT,
-			       "the checkpoint of size %llu was served but is not stored",
-			       (unsigned long long)pub->size);
-	else if (tlog_note_check(log, sqlite3_column_blob(st, 0),
-				 (size_t)sqlite3_column_bytes(st, 0), &stored, err) != L3AF_OK ||
-		 memcmp(stored.root, pub->root, TLOG_HASH_BYTES) != 0)
-		rc = l3af_fail(err, L3AF_E_CORRUPT,
-			       "the checkpoint served at size %llu differs from the stored one",
-			       (unsigned long long)pub->size);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* The last checkpoint served must not be ahead of, or differ from, the
  * database: that would mean lost or altered history. */
 static enum l3af_status check_published(struct tlog *log, const struct tlog_checkpoint *cp,
@@ -190,8 +163,8 @@ static enum l3af_status check_published(struct tlog *log, const struct tlog_chec
 		rc = l3af_fail(err, L3AF_E_CORRUPT,
 			       "published checkpoint and database differ at size %llu",
 			       (unsigned long long)cp->size);
-	else if (pub.size < cp->size)
-		rc = check_stored_root(log, &pub, err);
+	else if (pub.size < cp->size) /* behind: a crash between COMMIT and the record */
+		rc = tlog_published_matches(log, log->w->db, &pub, err);
 	l3af_free(note);
 	return rc;
 }

@@ -348,8 +348,8 @@ static enum l3af_status take_lock(struct tlog *log, int *fd_out, struct l3af_err
 	return L3AF_OK;
 }
 
-static enum l3af_status meta_get(sqlite3 *db, const char *key, char *buf, size_t cap,
-				 int64_t *num, struct l3af_err *err)
+enum l3af_status tlog_meta_get(sqlite3 *db, const char *key, char *buf, size_t cap,
+			       uint64_t *num, struct l3af_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	enum l3af_status rc = L3AF_OK;
@@ -366,9 +366,36 @@ static enum l3af_status meta_get(sqlite3 *db, const char *key, char *buf, size_t
 			rc = l3af_fail(err, L3AF_E_CORRUPT, "database: meta '%s' malformed", key);
 		else
 			memcpy(buf, v, (size_t)sqlite3_column_bytes(st, 0) + 1);
+	} else if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_int64(st, 0) < 0) {
+		rc = l3af_fail(err, L3AF_E_CORRUPT, "database: meta '%s' is not a count", key);
 	} else {
-		*num = sqlite3_column_int64(st, 0);
+		*num = (uint64_t)sqlite3_column_int64(st, 0);
 	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum l3af_status tlog_published_matches(struct tlog *log, sqlite3 *db,
+					const struct tlog_checkpoint *pub, struct l3af_err *err)
+{
+	struct tlog_checkpoint stored;
+	sqlite3_stmt *st = NULL;
+	enum l3af_status rc = L3AF_OK;
+
+	if (sqlite3_prepare_v2(db, "SELECT note FROM checkpoints WHERE size = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return tlog_sqlite_fail(db, err, L3AF_E_IO, "read stored checkpoint");
+	sqlite3_bind_int64(st, 1, (int64_t)pub->size);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		rc = l3af_fail(err, L3AF_E_CORRUPT,
+			       "the checkpoint of size %llu was served but is not stored",
+			       (unsigned long long)pub->size);
+	else if (tlog_note_check(log, sqlite3_column_blob(st, 0),
+				 (size_t)sqlite3_column_bytes(st, 0), &stored, NULL) != L3AF_OK ||
+		 memcmp(stored.root, pub->root, TLOG_HASH_BYTES) != 0)
+		rc = l3af_fail(err, L3AF_E_CORRUPT,
+			       "the checkpoint served at size %llu differs from the stored one",
+			       (unsigned long long)pub->size);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -390,16 +417,16 @@ enum l3af_status tlog_note_check(const struct tlog *log, const char *note, size_
 static enum l3af_status load_identity(struct tlog *log, sqlite3 *db, struct l3af_err *err)
 {
 	char vtext[SIGNER_VKEY_TEXT_MAX];
-	int64_t format = 0;
-	enum l3af_status rc = meta_get(db, "format", NULL, 0, &format, err);
+	uint64_t format = 0;
+	enum l3af_status rc = tlog_meta_get(db, "format", NULL, 0, &format, err);
 
 	if (rc == L3AF_OK && format != TLOG_FORMAT_VERSION)
-		rc = l3af_fail(err, L3AF_E_INVALID, "database format %lld, this build reads %d",
-			       (long long)format, TLOG_FORMAT_VERSION);
+		rc = l3af_fail(err, L3AF_E_INVALID, "database format %llu, this build reads %d",
+			       (unsigned long long)format, TLOG_FORMAT_VERSION);
 	if (rc == L3AF_OK)
-		rc = meta_get(db, "origin", log->origin, sizeof(log->origin), NULL, err);
+		rc = tlog_meta_get(db, "origin", log->origin, sizeof(log->origin), NULL, err);
 	if (rc == L3AF_OK)
-		rc = meta_get(db, "vkey", vtext, sizeof(vtext), NULL, err);
+		rc = tlog_meta_get(db, "vkey", vtext, sizeof(vtext), NULL, err);
 	if (rc == L3AF_OK)
 		rc = signer_vkey_parse(vtext, strlen(vtext), &log->vkey, err);
 	if (rc != L3AF_OK)

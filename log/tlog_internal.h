@@ -126,6 +126,14 @@ enum l3af_status tlog_edge_root(struct tlog_writer *w, uint8_t root[TLOG_HASH_BY
 /* Start-up check (selfcheck.c): verifies the stored state and loads the
  * writer's edge tiles and size; L3AF_E_CORRUPT names any damage. */
 enum l3af_status tlog_selfcheck(struct tlog *log, unsigned flags, struct l3af_err *err);
+/* One meta row: text into buf[cap] (num NULL), or a count into *num (buf
+ * NULL). L3AF_E_CORRUPT if missing or malformed. */
+enum l3af_status tlog_meta_get(sqlite3 *db, const char *key, char *buf, size_t cap,
+			       uint64_t *num, struct l3af_err *err);
+/* The served checkpoint pub is the one stored at its size (L3AF_E_CORRUPT
+ * naming the difference otherwise). */
+enum l3af_status tlog_published_matches(struct tlog *log, sqlite3 *db,
+					const struct tlog_checkpoint *pub, struct l3af_err *err);
 /* Load, verify and publish in memory the latest stored checkpoint. */
 enum l3af_status tlog_load_checkpoint(struct tlog *log, sqlite3 *db,
 				      struct tlog_checkpoint *cp, struct l3af_err *err);
