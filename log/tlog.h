@@ -289,7 +289,7 @@ enum l3af_status tlog_export(struct tlog *log, const char *outdir,
  * c2sp.org/tlog-proof ("Format"), docs/formats.md "Offline proofs".
  * Thread safety: no shared state; distinct outputs may be used concurrently.
  */
-#define TLOG_PROOF_EXTRA_MAX (16u * 1024) /* decoded extra bytes */
+#define TLOG_PROOF_EXTRA_MAX (192u * 1024) /* decoded extra bytes (a bundle: two entries) */
 #define TLOG_PROOF_TEXT_MAX (1u << 20)    /* whole proof text, bytes */
 
 /* A parsed proof. Everything but `checkpoint` is copied into the struct;
@@ -348,5 +348,50 @@ enum l3af_status tlog_proof_text_verify_inclusion(const struct tlog_proof_text *
 						  const uint8_t leaf_hash[static TLOG_HASH_BYTES],
 						  const struct tlog_checkpoint *cp,
 						  struct l3af_err *err) L3AF_MUST_CHECK;
+
+
+/* ---- bundles (docs/formats.md section 8) --------------------------------
+ * A tlog-proof whose extra carries the entry bytes and, for a package entry,
+ * the publisher key-set entry in force with its own inclusion proof to the
+ * same checkpoint. Code: log/bundle.c (in tlog_proof). The structs are large
+ * (about 330 KiB): allocate them on the heap.
+ */
+#define TLOG_BUNDLE_HEADER "l3af-bundle/v1"
+
+struct tlog_bundle {
+	struct tlog_proof_text proof;    /* the entry's proof; checkpoint borrowed */
+	size_t entry_len;
+	uint8_t entry[TLOG_ENTRY_MAX];
+	bool has_keys;                   /* keys / kproof lines present */
+	uint64_t keys_index;
+	size_t keys_entry_len;
+	uint8_t keys_entry[TLOG_ENTRY_MAX];
+	size_t nkproof;
+	uint8_t kproof[TLOG_PROOF_MAX][TLOG_HASH_BYTES];
+};
+
+/* Write a bundle for b->proof.index / proof / nproof, b->entry and (if
+ * has_keys) the key-set entry and its proof, with the signed checkpoint
+ * note[0..note_len). b->proof.checkpoint and extra are ignored. *out as for
+ * tlog_proof_text_format. L3AF_E_INVALID, L3AF_E_LIMIT, L3AF_E_NOMEM. */
+enum l3af_status tlog_bundle_format(const struct tlog_bundle *b,
+				    const char *note, size_t note_len,
+				    char **out, size_t *len,
+				    struct l3af_err *err) L3AF_MUST_CHECK;
+/* Strict parse (tlog_proof_text_parse, then the extra lines: exactly what
+ * format writes, in that order; an extra is required). b->proof.checkpoint
+ * points into text. Nothing allocated. L3AF_E_INVALID naming the line,
+ * L3AF_E_LIMIT. */
+enum l3af_status tlog_bundle_parse(const char *text, size_t len,
+				   struct tlog_bundle *b,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* With the checkpoint's signatures already verified and cp its parsed body:
+ * the entry's leaf hash is included at proof.index (tlog_proof_text_verify_
+ * inclusion), and if has_keys, keys_index < proof.index and the key-set
+ * entry's leaf hash is included at keys_index in the same tree.
+ * L3AF_OK or L3AF_E_VERIFY ("entry:" or "keys:" in the message). */
+enum l3af_status tlog_bundle_verify(const struct tlog_bundle *b,
+				    const struct tlog_checkpoint *cp,
+				    struct l3af_err *err) L3AF_MUST_CHECK;
 
 #endif

@@ -20,6 +20,7 @@
 #ifndef L3AF_SIGNER_H
 #define L3AF_SIGNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -287,5 +288,160 @@ enum l3af_status signer_statement_parse(const char *json, size_t len,
 					struct signer_statement *out,
 					struct l3af_err *err) L3AF_MUST_CHECK;
 void signer_statement_clear(struct signer_statement *st);
+
+/* ---- log entries and admin requests (docs/formats.md sections 7) --------
+ * Entries are compact JSON with sorted keys, one spelling each: parse
+ * refuses bytes that do not re-encode to themselves. Builders produce what
+ * parse accepts. Code: signer/entry.c, signer/admin.c.
+ */
+#define SIGNER_ENTRY_MAX 65535u          /* = TLOG_ENTRY_MAX */
+#define SIGNER_SET_KEYS_MAX 16u          /* keys in a key set or admin root */
+#define SIGNER_NAMESPACES_MAX 32u
+#define SIGNER_PUBLISHER_MAX 64u         /* publisher id bytes */
+#define SIGNER_PKG_NAME_MAX 64u          /* package name bytes (= EBPF_PKG_NAME_MAX) */
+#define SIGNER_VERSION_MAX 128u          /* package version bytes */
+#define SIGNER_PLATFORM_MAX 128u         /* "os/arch[/distro]" bytes */
+#define SIGNER_ADMIN_PAYLOAD_TYPE "application/vnd.l3af-tlog.admin+json"
+#define SIGNER_ADMIN_WINDOW_MAX 900      /* not_after - not_before, seconds */
+#define SIGNER_ADMIN_SKEW 60             /* clock skew allowed, seconds */
+
+enum signer_entry_kind {
+	SIGNER_ENTRY_ADMIN_ROOT = 1,     /* "admin.root" */
+	SIGNER_ENTRY_PUBLISHER_KEYS = 2, /* "publisher.keys" */
+	SIGNER_ENTRY_PACKAGE = 3,        /* "package" */
+};
+
+/* admin.root */
+struct signer_admin_root {
+	uint64_t version;
+	char origin[256];
+	unsigned threshold;
+	size_t nadmins;
+	struct signer_pubkey admins[SIGNER_SET_KEYS_MAX]; /* sorted by id */
+};
+
+/* publisher.keys (also the params of an admin request) */
+struct signer_keyset {
+	char publisher[SIGNER_PUBLISHER_MAX + 1];
+	uint64_t version;
+	bool has_prev;
+	uint8_t prev[32];                /* leaf hash of version - 1 */
+	size_t nnamespaces;
+	char namespaces[SIGNER_NAMESPACES_MAX][SIGNER_PKG_NAME_MAX + 1];
+	unsigned threshold;
+	size_t nkeys;
+	struct signer_pubkey keys[SIGNER_SET_KEYS_MAX]; /* sorted by id */
+};
+
+/* package. The json_t members are owned references (signer_entry_clear). */
+struct signer_package {
+	char publisher[SIGNER_PUBLISHER_MAX + 1];
+	uint64_t keys_index;
+	char name[SIGNER_PKG_NAME_MAX + 1];
+	char version[SIGNER_VERSION_MAX + 1];
+	char platform[SIGNER_PLATFORM_MAX + 1];
+	char artifact_name[SIGNER_SUBJECT_NAME_MAX + 1];
+	uint8_t artifact_sha256[32];
+	uint64_t artifact_size;
+	struct json_t *envelope;         /* the DSSE envelope object */
+	struct json_t *files;            /* manifest array */
+	struct json_t *objects;          /* inspection facts array */
+};
+
+/* A parsed entry: kind says which member is valid. For publisher.keys,
+ * request is the admin envelope object (owned reference). */
+struct signer_entry {
+	enum signer_entry_kind kind;
+	struct signer_admin_root root;
+	struct signer_keyset keyset;
+	struct json_t *request;
+	struct signer_package pkg;
+};
+
+/* Strict parse of entry bytes (at most SIGNER_ENTRY_MAX). L3AF_E_INVALID
+ * naming the field for anything the builders would not write; L3AF_E_LIMIT;
+ * L3AF_E_NOMEM. `out` is filled only on success; release it with
+ * signer_entry_clear (also fine on a zeroed struct). */
+enum l3af_status signer_entry_parse(const uint8_t *bytes, size_t len,
+				    struct signer_entry *out,
+				    struct l3af_err *err) L3AF_MUST_CHECK;
+void signer_entry_clear(struct signer_entry *e);
+/* "admin.root", "publisher.keys", "package", or "unknown". */
+const char *signer_entry_kind_name(enum signer_entry_kind kind);
+
+/* Builders: canonical entry bytes, NUL-terminated (*len excludes the NUL),
+ * l3af_free'd by the caller. They validate as parse does (sorting keys by
+ * id themselves) and return L3AF_E_INVALID / L3AF_E_LIMIT (over
+ * SIGNER_ENTRY_MAX) / L3AF_E_NOMEM. */
+enum l3af_status signer_entry_admin_root(const struct signer_admin_root *root,
+					 char **out, size_t *len,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+/* request: the admin envelope JSON text that authorised this key set. */
+enum l3af_status signer_entry_keyset(const struct signer_keyset *ks,
+				     const char *request, size_t request_len,
+				     char **out, size_t *len,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+/* pkg's json members are borrowed here (envelope object, files, objects). */
+enum l3af_status signer_entry_package(const struct signer_package *pkg,
+				      char **out, size_t *len,
+				      struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Syntax checks (docs/formats.md section 7); L3AF_E_INVALID naming the rule. */
+enum l3af_status signer_publisher_check(const char *id, struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_pkg_name_check(const char *name, struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_version_check(const char *version, struct l3af_err *err) L3AF_MUST_CHECK;
+/* <0, 0, >0 as a is below, equal to, above b (section 7 `version` order). */
+int signer_version_cmp(const char *a, const char *b);
+/* Does some namespace pattern of ks cover package name? */
+bool signer_namespace_match(const struct signer_keyset *ks, const char *name);
+/* "os/arch[/distro]" from a predicate's platform object into out; L3AF_E_INVALID
+ * if a part is missing, empty, over-long or holds '/' or a control byte. */
+enum l3af_status signer_platform_string(const struct json_t *platform,
+					char out[static SIGNER_PLATFORM_MAX + 1],
+					struct l3af_err *err) L3AF_MUST_CHECK;
+
+/*
+ * Check a package entry against the key set in force at its index: same
+ * publisher; the envelope verifies (payloadType in-toto) with ks->threshold
+ * distinct keys of ks; the statement parses; its subject is the artifact
+ * (name and sha256); predicate name, version and platform equal the
+ * entry's; predicate.files equals the entry's files; the name is inside
+ * ks's namespaces. L3AF_OK, L3AF_E_VERIFY (naming which check failed; a
+ * message starting with "namespace:", "signature:", "subject:",
+ * "predicate:", "publisher:"), L3AF_E_INVALID, L3AF_E_NOMEM. If st is not
+ * NULL it receives the statement on success (signer_statement_clear).
+ */
+enum l3af_status signer_package_verify(const struct signer_package *pkg,
+				       const struct signer_keyset *ks,
+				       struct signer_statement *st,
+				       struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* An admin request (the payload of an admin envelope). */
+struct signer_admin_request {
+	char action[32];                 /* "publisher.register" | "publisher.update" */
+	char origin[256];
+	uint8_t nonce[16];
+	int64_t not_before, not_after;
+	struct signer_keyset params;     /* has_prev is false: the log fills prev */
+};
+
+/* Canonical payload JSON of req (NUL-terminated, l3af_free'd). Sign it with
+ * signer_dsse_sign(key, SIGNER_ADMIN_PAYLOAD_TYPE, ...). */
+enum l3af_status signer_admin_request_build(const struct signer_admin_request *req,
+					    char **out, struct l3af_err *err) L3AF_MUST_CHECK;
+/*
+ * Verify an admin envelope against root (root->threshold distinct admins)
+ * and parse its payload; check origin == root->origin and the validity
+ * window against now (POSIX seconds, SIGNER_ADMIN_SKEW allowed, window at
+ * most SIGNER_ADMIN_WINDOW_MAX). Nonce reuse is the caller's check.
+ * L3AF_E_VERIFY with "signature:", "origin:", "expired:", "not yet valid:"
+ * or "window:" at the start of the message; L3AF_E_INVALID for a malformed
+ * envelope or payload; L3AF_E_NOMEM. `out` filled only on success.
+ */
+enum l3af_status signer_admin_request_open(const char *envelope, size_t len,
+					   const struct signer_admin_root *root,
+					   int64_t now,
+					   struct signer_admin_request *out,
+					   struct l3af_err *err) L3AF_MUST_CHECK;
 
 #endif
