@@ -389,7 +389,8 @@ enum l3af_status tlog_bundle_parse(const char *text, size_t len,
  * the entry's leaf hash is included at proof.index (tlog_proof_text_verify_
  * inclusion), and if has_keys, keys_index < proof.index and the key-set
  * entry's leaf hash is included at keys_index in the same tree.
- * L3AF_OK or L3AF_E_VERIFY ("entry:" or "keys:" in the message). */
+ * L3AF_OK or L3AF_E_VERIFY ("entry:" or "keys:" in the message);
+ * L3AF_E_INVALID for NULL arguments, a struct out of range or a malformed cp. */
 enum l3af_status tlog_bundle_verify(const struct tlog_bundle *b,
 				    const struct tlog_checkpoint *cp,
 				    struct l3af_err *err) L3AF_MUST_CHECK;

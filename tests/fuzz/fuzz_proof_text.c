@@ -10,7 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* 18 KiB: off the stack. */
+/* about 200 KiB: off the stack. */
 static struct tlog_proof_text proof;
 
 /* Run the verify helper against the note's body, if it is a checkpoint: no

@@ -6,7 +6,7 @@
  *    tlog_proof_text_verify_inclusion), and one spelling per proof;
  *  - the example of the spec (C2SP tlog-proof.md "Format");
  *  - a table of rejections, each paired with an accepted neighbour;
- *  - caps (64 hashes, 16 KiB extra, 1 MiB text) at and one past the limit;
+ *  - caps (64 hashes, TLOG_PROOF_EXTRA_MAX extra, 1 MiB text) at and one past the limit;
  *  - every prefix of a valid proof: a clean failure, or (inside the
  *    checkpoint) the same proof with a note that then fails to verify;
  *  - well-formed proofs that do not verify (E_VERIFY);
