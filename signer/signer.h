@@ -390,12 +390,15 @@ enum l3af_status signer_entry_package(const struct signer_package *pkg,
 enum l3af_status signer_publisher_check(const char *id, struct l3af_err *err) L3AF_MUST_CHECK;
 enum l3af_status signer_pkg_name_check(const char *name, struct l3af_err *err) L3AF_MUST_CHECK;
 enum l3af_status signer_version_check(const char *version, struct l3af_err *err) L3AF_MUST_CHECK;
-/* <0, 0, >0 as a is below, equal to, above b (section 7 `version` order). */
+/* <0, 0, >0 as a is below, equal to, above b (section 7 `version` order;
+ * versions equal by that order but spelt differently, "1.01" and "1.1", are
+ * then ordered bytewise, so 0 means the same string). */
 int signer_version_cmp(const char *a, const char *b);
 /* Does some namespace pattern of ks cover package name? */
 bool signer_namespace_match(const struct signer_keyset *ks, const char *name);
 /* "os/arch[/distro]" from a predicate's platform object into out; L3AF_E_INVALID
- * if a part is missing, empty, over-long or holds '/' or a control byte. */
+ * if a part is missing, empty, over-long or holds '/', a space, a control
+ * byte or a byte above 0x7e. */
 enum l3af_status signer_platform_string(const struct json_t *platform,
 					char out[static SIGNER_PLATFORM_MAX + 1],
 					struct l3af_err *err) L3AF_MUST_CHECK;
@@ -408,7 +411,8 @@ enum l3af_status signer_platform_string(const struct json_t *platform,
  * entry's; predicate.files equals the entry's files; the name is inside
  * ks's namespaces. L3AF_OK, L3AF_E_VERIFY (naming which check failed; a
  * message starting with "namespace:", "signature:", "subject:",
- * "predicate:", "publisher:"), L3AF_E_INVALID, L3AF_E_NOMEM. If st is not
+ * "predicate:", "publisher:"), L3AF_E_INVALID (also for a signed payload
+ * that is not an in-toto statement), L3AF_E_NOMEM. If st is not
  * NULL it receives the statement on success (signer_statement_clear).
  */
 enum l3af_status signer_package_verify(const struct signer_package *pkg,
@@ -436,7 +440,8 @@ enum l3af_status signer_admin_request_build(const struct signer_admin_request *r
  * most SIGNER_ADMIN_WINDOW_MAX). Nonce reuse is the caller's check.
  * L3AF_E_VERIFY with "signature:", "origin:", "expired:", "not yet valid:"
  * or "window:" at the start of the message; L3AF_E_INVALID for a malformed
- * envelope or payload; L3AF_E_NOMEM. `out` filled only on success.
+ * envelope or payload (or another payloadType); L3AF_E_NOMEM. `out` filled
+ * only on success.
  */
 enum l3af_status signer_admin_request_open(const char *envelope, size_t len,
 					   const struct signer_admin_root *root,

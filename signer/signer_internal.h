@@ -116,6 +116,68 @@ enum l3af_status signer_json_dump(const struct json_t *v, size_t cap,
 				  const char *what, char **out,
 				  struct l3af_err *err) L3AF_MUST_CHECK;
 
+/* --- log entries and admin requests (entry*.c, admin.c) ----------------- */
+
+#include <stdbool.h>
+
+#define SIGNER_JSON_UINT_MAX ((UINT64_C(1) << 53) - 1) /* integers in entries */
+
+/* Syntax rules (entry_syntax.c): a namespace pattern (a package name, or a
+ * prefix of [A-Za-z0-9._-] ending in '*'); "os/arch[/distro]" (parts of
+ * printable ASCII without space or '/'); a log origin (1..255 printable
+ * ASCII bytes, no space, no '+', as tlog_origin_check). */
+enum l3af_status signer_namespace_check(const char *pattern,
+					struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_platform_check(const char *platform,
+				       struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status signer_origin_check(const char *origin,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* Strict JSON readers (entry_json.c); `what` names the object. */
+/* obj is an object with exactly these n keys. */
+enum l3af_status signer_json_fields(const struct json_t *obj,
+				    const char *const *keys, size_t n,
+				    const char *what, struct l3af_err *err) L3AF_MUST_CHECK;
+/* obj[key] is a JSON integer in 0..2^53-1. */
+enum l3af_status signer_json_uint(const struct json_t *obj, const char *key,
+				  const char *what, uint64_t *out,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+/* obj[key] is a string without NUL of fewer than cap bytes; copied. */
+enum l3af_status signer_json_str(const struct json_t *obj, const char *key,
+				 const char *what, char *out, size_t cap,
+				 struct l3af_err *err) L3AF_MUST_CHECK;
+/* v is 64 lowercase hex digits. */
+enum l3af_status signer_json_hex32(const struct json_t *v, const char *what,
+				   uint8_t out[static 32],
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* 1..16 valid keys (each re-parses from its spki to the same alg and id),
+ * sorted first if `sort`, then strictly increasing by id; threshold in
+ * 1..n. */
+enum l3af_status signer_keys_check(struct signer_pubkey *keys, size_t n,
+				   unsigned threshold, bool sort, const char *what,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* [{"alg","id","spki"}...] (new reference, NULL if out of memory). */
+struct json_t *signer_keys_json(const struct signer_pubkey *keys, size_t n);
+/* Each element {"alg","id","spki"} exactly, alg and id those of the spki. */
+enum l3af_status signer_keys_from_json(const struct json_t *arr, const char *what,
+				       struct signer_pubkey keys[static SIGNER_SET_KEYS_MAX],
+				       size_t *n, struct l3af_err *err) L3AF_MUST_CHECK;
+/* The five fields a key set shares with an admin request's params: keys,
+ * namespaces, publisher, threshold, version. check validates them (sorting
+ * the keys if `sort`); core_json writes them into a new object (NULL if out
+ * of memory); core_parse reads and checks them (other fields of obj are the
+ * caller's to check). */
+enum l3af_status signer_keyset_core_check(struct signer_keyset *ks, bool sort,
+					  struct l3af_err *err) L3AF_MUST_CHECK;
+struct json_t *signer_keyset_core_json(const struct signer_keyset *ks);
+enum l3af_status signer_keyset_core_parse(const struct json_t *obj, const char *what,
+					  struct signer_keyset *ks,
+					  struct l3af_err *err) L3AF_MUST_CHECK;
+/* v looks like a DSSE envelope: exactly payload, payloadType (strings) and
+ * signatures (1..SIGNER_DSSE_SIGS_MAX); signer_dsse_verify checks the rest. */
+enum l3af_status signer_envelope_shape(const struct json_t *v, const char *what,
+				       struct l3af_err *err) L3AF_MUST_CHECK;
+
 /* Big-endian loads and stores (key IDs, cosignature timestamps). */
 static inline uint32_t signer_be32(const uint8_t *p)
 {

@@ -22,17 +22,24 @@ cp "$src/tests/interop/verify_log.go" "$work/"
 (cd "$work" && GO111MODULE=off GOPATH=$gopath GOCACHE=$work/gocache GOFLAGS= \
   go build -o verify_log verify_log.go)
 
-# 70,000 entries: full and partial tiles at levels 0 and 1, a partial at 2.
+start_tlogd() {
+  "$build/api/l3af-tlogd" --data "$work/log" --listen 127.0.0.1:0 2>"$work/tlogd.err" &
+  pid=$!
+  url=""
+  for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/tlogd.err" | head -1 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "l3af-tlogd did not start:"; cat "$work/tlogd.err"; exit 1; }
+}
+
+# l3af-tlogd creates the log (entry 0: its admin.root genesis entry); then
+# 70,000 more entries: full and partial tiles at levels 0 and 1, a partial at 2.
+start_tlogd
+kill -TERM "$pid"; wait "$pid"; pid=""
 "$build/api/l3af-tlog" bench append --data "$work/log" --count 70000 --batch 4096 >/dev/null
-"$build/api/l3af-tlogd" --data "$work/log" --listen 127.0.0.1:0 2>"$work/tlogd.err" &
-pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/tlogd.err" | head -1 || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "l3af-tlogd did not start:"; cat "$work/tlogd.err"; exit 1; }
+start_tlogd
 vkey=$(cat "$work/log/log.vkey")
 "$work/verify_log" "$url" "$vkey"
 kill -TERM "$pid"; wait "$pid"; pid=""
