@@ -26,6 +26,7 @@
 #ifndef L3AF_API_H
 #define L3AF_API_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "l3af.h"
@@ -41,6 +42,7 @@
 
 /* A running server (opaque). */
 struct api_server;
+struct ebpf_policy;
 
 /*
  * Server settings. A zero field (or NULL listen) means its API_DEFAULT_*.
@@ -67,6 +69,26 @@ struct api_config {
 	unsigned timeout_s;
 	void (*diag)(void *ctx, const char *line);
 	void *diag_ctx;
+	/*
+	 * The write side (docs/api.md "Write and query API (v1)"). data_dir NULL:
+	 * a read-only server (POST /v1/submit and /v1/admin answer 404, and so do
+	 * the queries that need the index: lookup, bundle/sha256, publishers).
+	 * data_dir set: the directory of `log`, which must be opened as a writer;
+	 * the server keeps its lookup index in DATA_DIR/index.db (rebuilt from
+	 * the log when missing or behind), streams uploads into DATA_DIR/tmp,
+	 * runs the log's sequencer and stops it in api_server_stop. The log's
+	 * entry 0 must be an admin.root entry (a log of size 0 starts, but every
+	 * write answers 503 "no admin root" until one is appended).
+	 * policy: borrowed until stop; NULL = ebpf_policy_default().
+	 * max_artifact_bytes 0 = 64 MiB; max_batch 0 = 4096, max_pending 0 =
+	 * 65536 (the sequencer's); threads 0 = 16 with a data_dir (a submission
+	 * holds its thread until its entry is published).
+	 */
+	const char *data_dir;
+	const struct ebpf_policy *policy;
+	uint64_t max_artifact_bytes;
+	size_t max_batch;
+	size_t max_pending;
 };
 
 /*

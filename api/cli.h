@@ -30,6 +30,9 @@ void cmd_export_help(FILE *out);
 int cmd_bench(int argc, char **argv);
 /* bench read (api/bench_read.c). */
 int bench_read(const char *dir, unsigned secs, unsigned conns);
+/* bench submit [--clients N] [--seconds S] [--entries K] [--object F]
+ * (api/bench_submit.c); argv[1] is "submit". */
+int bench_submit_main(int argc, char **argv);
 void cmd_bench_help(FILE *out);
 int cmd_keygen(int argc, char **argv);
 void cmd_keygen_help(FILE *out);

@@ -332,7 +332,15 @@ void cmd_bench_help(FILE *out)
 		"      and load both with wrk on loopback (S seconds, default 5; C connections,\n"
 		"      default 64): /checkpoint, a full level-0 tile, a full entry bundle.\n"
 		"      Needs nginx and wrk (apt-get install nginx-light wrk). JSON: per path\n"
-		"      our rate, nginx's rate and the ratio.\n\n"
+		"      our rate, nginx's rate and the ratio.\n"
+		"  submit [--clients N] [--seconds S] [--entries K] [--object F.bpf.o]\n"
+		"      Start l3af-tlogd (next to this binary) on a temporary log on loopback,\n"
+		"      register a publisher, prepare K distinct signed packages of one eBPF\n"
+		"      object (default 1000; default object: the test build's l3af_root.bpf.o),\n"
+		"      and have N clients (default 16, keep-alive) submit them for up to S\n"
+		"      seconds (default 10); then run the same admission work (signature,\n"
+		"      archive, inspection, policy, entry; no HTTP, no storage) on every\n"
+		"      core in process. JSON: admitted_per_s, inprocess_per_s, ratio, ...\n\n"
 		"Example: l3af-tlog bench append --data /tmp/bench --count 1000000\n",
 		ENTRY_BYTES);
 }
@@ -353,6 +361,8 @@ int cmd_bench(int argc, char **argv)
 	make_pad_table();
 	if (!subject || subject[0] == '-')
 		return cli_error("bench", CLI_USAGE, "which subject? (append, tree; see --help)");
+	if (!strcmp(subject, "submit"))
+		return bench_submit_main(argc, argv);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')

@@ -30,7 +30,9 @@
  *    sends one byte a second hold a connection forever.
  */
 #define _GNU_SOURCE
-#include "api.h"
+#include "api_internal.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -44,7 +46,7 @@
 #include <time.h>
 
 #define HOST_MAX 256                 /* host part of a listen address */
-#define DIAG_LINE_MAX 600            /* one diagnostics line */
+#define DIAG_LINE_MAX API_DIAG_LINE_MAX
 #define ERROR_BODY_MAX 768           /* one JSON error document */
 #define ALLOWED_METHODS "GET, HEAD"
 
@@ -56,47 +58,22 @@
  * SHOULD be long-lived" (a partial tile .p/W has fixed bytes too). Errors are
  * never cached: a 404 for a tile beyond the tree turns into a 200 later.
  */
-struct body_kind {
-	const char *type;
-	const char *cache;
-};
-static const struct body_kind KIND_CHECKPOINT = {"text/plain; charset=utf-8", "no-store"};
+const struct body_kind API_KIND_TEXT = {"text/plain; charset=utf-8", "no-store"};
+#define KIND_CHECKPOINT API_KIND_TEXT
 static const struct body_kind KIND_TILE = {"application/octet-stream",
 					   "public, max-age=31536000, immutable"};
-static const struct body_kind KIND_JSON = {"application/json", "no-store"};
+const struct body_kind API_KIND_JSON = {"application/json", "no-store"};
+#define KIND_JSON API_KIND_JSON
 
-/* One open connection, as the slow-header watchdog sees it. */
-struct conn {
-	struct conn *prev, *next;
-	int fd;
-	bool cut;                        /* the watchdog already shut it down */
-	_Atomic uint64_t idle_since_ns;  /* 0 while a request is being answered */
-};
-
-struct api_server {
-	struct tlog *log;                /* borrowed */
-	struct MHD_Daemon *mhd;
-	struct api_config cfg;           /* defaults filled in; listen unused */
-	uint64_t timeout_ns;
-	uint16_t port;
-	/* lock guards everything below */
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	struct conn *conns;
-	bool stopping;
-	bool watchdog_running;
-	pthread_t watchdog;
-	bool starting;                   /* collect MHD's first message in start_msg */
-	char start_msg[DIAG_LINE_MAX];
-};
+/* The status of the response this thread queued last (for metrics). */
+static _Thread_local unsigned last_status;
 
 /* Markers for the per-request pointer MHD keeps for us (*con_cls). */
 static char req_waiting, req_answered;
 
 /* ---- diagnostics ---------------------------------------------------------- */
 
-static void diag(struct api_server *s, const char *fmt, ...) L3AF_PRINTF(2, 3);
-static void diag(struct api_server *s, const char *fmt, ...)
+void api_diag(struct api_server *s, const char *fmt, ...)
 {
 	char line[DIAG_LINE_MAX];
 	va_list ap;
@@ -129,7 +106,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 		snprintf(s->start_msg, sizeof(s->start_msg), "%s", line);
 	pthread_mutex_unlock(&s->lock);
 	if (!starting) /* else api_server_start reports it through err */
-		diag(s, "microhttpd: %s", line);
+		api_diag(s, "microhttpd: %s", line);
 }
 
 /* ---- responses ------------------------------------------------------------ */
@@ -152,6 +129,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status,
 		goto out;
 	if (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
 		goto out;
+	last_status = status;
 	ret = MHD_queue_response(c, status, resp);
 out:
 	MHD_destroy_response(resp);
@@ -159,7 +137,7 @@ out:
 }
 
 /* Queue a body we allocated (l3af_malloc); MHD frees it after sending. */
-static enum MHD_Result send_owned(struct MHD_Connection *c, unsigned status,
+enum MHD_Result api_send_owned(struct MHD_Connection *c, unsigned status,
 				  const struct body_kind *kind, void *body, size_t len)
 {
 	struct MHD_Response *resp =
@@ -170,7 +148,7 @@ static enum MHD_Result send_owned(struct MHD_Connection *c, unsigned status,
 	return queue(c, status, resp, kind, NULL);
 }
 
-static enum MHD_Result send_copy(struct MHD_Connection *c, unsigned status,
+enum MHD_Result api_send_copy(struct MHD_Connection *c, unsigned status,
 				 const struct body_kind *kind, const char *body, size_t len,
 				 const char *allow)
 {
@@ -224,7 +202,7 @@ static void put_quoted(struct text *t, const char *s, size_t reserve)
 }
 
 /* {"error":{"code":"...","message":"..."}} */
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+enum MHD_Result api_send_error(struct MHD_Connection *c, unsigned status, const char *code,
 				  const char *message, const char *allow)
 {
 	struct text t = {.n = 0};
@@ -234,7 +212,37 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 	put_raw(&t, ",\"message\":");
 	put_quoted(&t, message, 4);
 	put_raw(&t, "}}\n");
-	return send_copy(c, status, &KIND_JSON, t.buf, t.n, allow);
+	return api_send_copy(c, status, &KIND_JSON, t.buf, t.n, allow);
+}
+
+/* A JSON document, compact with sorted keys; consumes v. */
+enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, json_t *v)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	enum MHD_Result ret;
+
+	json_decref(v);
+	if (!text)
+		return api_send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				      "out of memory", NULL);
+	ret = api_send_copy(c, status, &KIND_JSON, text, strlen(text), NULL);
+	free(text);
+	return ret;
+}
+
+/* The error document with extra top-level members (e.g. "violations"). */
+enum MHD_Result api_send_error_json(struct MHD_Connection *c, unsigned status,
+				    const char *code, const char *message, json_t *extra)
+{
+	json_t *doc = json_object();
+
+	if (!doc || json_object_set_new(doc, "error", json_pack("{s:s, s:s}", "code", code,
+								  "message", message)) != 0 ||
+	    (extra && json_object_update(doc, extra) != 0)) {
+		json_decref(doc);
+		return api_send_error(c, status, code, message, NULL);
+	}
+	return api_send_json(c, status, doc);
 }
 
 /* How a failed tlog call is answered. Anything not listed is a 500: stored
@@ -254,7 +262,7 @@ static const struct status_map {
 static const struct status_map status_internal = {L3AF_E_INTERNAL,
 						  MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", true};
 
-static enum MHD_Result send_failure(struct api_server *s, struct MHD_Connection *c,
+enum MHD_Result api_send_failure(struct api_server *s, struct MHD_Connection *c,
 				    const char *url, enum l3af_status rc,
 				    const struct l3af_err *err)
 {
@@ -264,9 +272,9 @@ static enum MHD_Result send_failure(struct api_server *s, struct MHD_Connection 
 		if (status_map[i].rc == rc)
 			m = &status_map[i];
 	if (!m->internal)
-		return send_error(c, m->http, m->code, err->msg, NULL);
-	diag(s, "%s: %s (%s)", url, err->msg, l3af_status_name(rc));
-	return send_error(c, m->http, m->code,
+		return api_send_error(c, m->http, m->code, err->msg, NULL);
+	api_diag(s, "%s: %s (%s)", url, err->msg, l3af_status_name(rc));
+	return api_send_error(c, m->http, m->code,
 			  m->http == MHD_HTTP_SERVICE_UNAVAILABLE
 				  ? "the server is overloaded; retry later"
 				  : "internal error; the operator has the details",
@@ -284,8 +292,8 @@ static enum MHD_Result serve_checkpoint(struct api_server *s, struct MHD_Connect
 	enum l3af_status rc = tlog_checkpoint_get(s->log, &note, &len, &err);
 
 	if (rc != L3AF_OK)
-		return send_failure(s, c, url, rc, &err);
-	return send_owned(c, MHD_HTTP_OK, &KIND_CHECKPOINT, note, len);
+		return api_send_failure(s, c, url, rc, &err);
+	return api_send_owned(c, MHD_HTTP_OK, &KIND_CHECKPOINT, note, len);
 }
 
 /* /tile/<L>/<N>[.p/<W>] and /tile/entries/<N>[.p/<W>] (tlog-tiles "Merkle
@@ -300,11 +308,11 @@ static enum MHD_Result serve_tile(struct api_server *s, struct MHD_Connection *c
 	enum l3af_status rc = tlog_tile_path_parse(url + 1, strlen(url + 1), &id, &err);
 
 	if (rc != L3AF_OK)
-		return send_error(c, MHD_HTTP_BAD_REQUEST, "bad_tile_path", err.msg, NULL);
+		return api_send_error(c, MHD_HTTP_BAD_REQUEST, "bad_tile_path", err.msg, NULL);
 	rc = tlog_tile_read(s->log, &id, &bytes, &len, &err);
 	if (rc != L3AF_OK)
-		return send_failure(s, c, url, rc, &err);
-	return send_owned(c, MHD_HTTP_OK, &KIND_TILE, bytes, len);
+		return api_send_failure(s, c, url, rc, &err);
+	return api_send_owned(c, MHD_HTTP_OK, &KIND_TILE, bytes, len);
 }
 
 static enum MHD_Result serve_healthz(struct api_server *s, struct MHD_Connection *c,
@@ -314,9 +322,10 @@ static enum MHD_Result serve_healthz(struct api_server *s, struct MHD_Connection
 	int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"size\":%llu}\n",
 			 (unsigned long long)tlog_size(s->log));
 
-	return send_copy(c, MHD_HTTP_OK, &KIND_JSON, body, (size_t)n, NULL);
+	return api_send_copy(c, MHD_HTTP_OK, &KIND_JSON, body, (size_t)n, NULL);
 }
 
+/* POST routes have serve NULL: they are the write side's (api_post_*). */
 static const struct route {
 	const char *path; /* exact path, or a prefix when prefix is set */
 	bool prefix;
@@ -326,6 +335,10 @@ static const struct route {
 	{"/checkpoint", false, serve_checkpoint},
 	{"/tile/", true, serve_tile},
 	{"/healthz", false, serve_healthz},
+	{"/metrics", false, api_serve_metrics},
+	{"/v1/submit", false, NULL},
+	{"/v1/admin", false, NULL},
+	{"/v1/", true, api_serve_v1_get},
 };
 
 static const struct route *route_find(const char *url)
@@ -345,20 +358,44 @@ static bool method_allowed(const char *method)
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
+/* Answer a request that is not a POST the write side takes. */
 static enum MHD_Result respond(struct api_server *s, struct MHD_Connection *c,
 			       const char *url, const char *method, bool has_body)
 {
 	const struct route *r = route_find(url);
 
 	if (!r)
-		return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such resource", NULL);
+		return api_send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such resource", NULL);
+	if (!r->serve && !s->w)
+		return api_send_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+				      "this server is read-only (no data directory)", NULL);
+	if (!r->serve)
+		return api_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+				      "only POST is allowed here", "POST");
 	if (!method_allowed(method))
-		return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+		return api_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 				  "only GET and HEAD are allowed here", ALLOWED_METHODS);
 	if (has_body)
-		return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body_not_allowed",
+		return api_send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body_not_allowed",
 				  "this resource takes no request body", NULL);
 	return r->serve(s, c, url);
+}
+
+/* Count the response this thread just queued (if any) for /metrics. */
+static enum MHD_Result counted(struct api_server *s, const char *url, enum MHD_Result ret)
+{
+	if (last_status)
+		api_metrics_request(s->metrics, api_route_label(url), last_status);
+	last_status = 0;
+	return ret;
+}
+
+/* Is this the first call of a POST the write side takes? */
+static bool write_post(struct api_server *s, const char *url, const char *method)
+{
+	const struct route *r = route_find(url);
+
+	return s->w && r && !r->serve && strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 }
 
 /* Does the request announce a body (Content-Length other than 0, or any
@@ -401,7 +438,7 @@ static void conn_track(struct api_server *s, struct MHD_Connection *c, void **sl
 	k = l3af_calloc(1, sizeof(*k));
 	if (!k) {
 		/* Untracked connections could hold a slot forever: refuse. */
-		diag(s, "connection refused: out of memory");
+		api_diag(s, "connection refused: out of memory");
 		shutdown(info->connect_fd, SHUT_RDWR);
 		return;
 	}
@@ -446,6 +483,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	*socket_context = NULL;
 }
 
+static bool is_marker(void *req)
+{
+	return req == &req_waiting || req == &req_answered;
+}
+
 /* The response is sent (or the request failed): the connection is idle. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 			 enum MHD_RequestTerminationCode toe)
@@ -454,6 +496,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 
 	if (k)
 		atomic_store(&k->idle_since_ns, now_nonzero());
+	if (*req && !is_marker(*req))
+		api_post_free(*req);
 	*req = NULL;
 }
 
@@ -510,26 +554,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct api_server *s = cls;
 	bool late_body;
 
+	last_status = 0;
 	if (*req == &req_answered) {
 		/* Body bytes after a refusal: drop them unread. */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (*req && !is_marker(*req)) {
+		/* A POST of the write side: body bytes, then the end. */
+		if (*upload_data_size != 0)
+			return api_post_data(s, *req, upload_data, upload_data_size);
+		return counted(s, url, api_post_finish(s, c, *req));
+	}
 	if (*req == NULL) {
 		struct conn *k = conn_of(c);
 		if (k)
 			atomic_store(&k->idle_since_ns, 0);
+		if (write_post(s, url, method)) {
+			struct api_post *p = NULL;
+			enum MHD_Result ret = api_post_begin(s, c, url, &p);
+			if (!p) {
+				*req = &req_answered;
+				return counted(s, url, ret);
+			}
+			*req = p;
+			return MHD_YES;
+		}
 		if (!request_has_body(c)) {
 			*req = &req_waiting; /* KEEP-ALIVE: answer on the next call */
 			return MHD_YES;
 		}
 		*req = &req_answered;
-		return respond(s, c, url, method, true);
+		return counted(s, url, respond(s, c, url, method, true));
 	}
 	late_body = *upload_data_size != 0;
 	*upload_data_size = 0;
 	*req = &req_answered;
-	return respond(s, c, url, method, late_body);
+	return counted(s, url, respond(s, c, url, method, late_body));
 }
 
 /* ---- start and stop ------------------------------------------------------- */
@@ -620,7 +681,8 @@ static enum l3af_status config_fill(const struct api_config *in, struct api_conf
 
 	*out = in ? *in : none;
 	out->listen = NULL; /* not kept: the caller's string may go away */
-	out->threads = or_default(out->threads, API_DEFAULT_THREADS);
+	out->threads = or_default(out->threads, out->data_dir ? API_DEFAULT_WRITE_THREADS
+							       : API_DEFAULT_THREADS);
 	out->conn_limit = or_default(out->conn_limit, API_DEFAULT_CONN_LIMIT);
 	out->per_ip_limit = or_default(out->per_ip_limit, API_DEFAULT_PER_IP_LIMIT);
 	out->timeout_s = or_default(out->timeout_s, API_DEFAULT_TIMEOUT_S);
@@ -721,6 +783,15 @@ enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg
 	rc = server_new(log, &filled, &s, err);
 	if (rc != L3AF_OK)
 		goto errout;
+	rc = api_metrics_new(&s->metrics, err);
+	if (rc != L3AF_OK)
+		goto errout;
+	if (filled.data_dir) {
+		rc = api_write_start(s, err);
+		if (rc != L3AF_OK)
+			goto errout;
+	}
+	s->cfg.data_dir = NULL; /* borrowed only for the start */
 	rc = watchdog_start(s, err);
 	if (rc != L3AF_OK)
 		goto errout;
@@ -755,6 +826,10 @@ void api_server_stop(struct api_server *srv)
 	/* Closing every connection runs on_connection(CLOSED) for each. */
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	/* No request runs any more: drain the sequencer (every acknowledged
+	 * entry is durable and published) and close the index. */
+	api_write_stop(srv->w);
+	srv->w = NULL;
 	pthread_mutex_lock(&srv->lock);
 	srv->stopping = true;
 	pthread_cond_signal(&srv->wake);
@@ -765,5 +840,6 @@ void api_server_stop(struct api_server *srv)
 		conn_untrack(srv, srv->conns);
 	pthread_cond_destroy(&srv->wake);
 	pthread_mutex_destroy(&srv->lock);
+	api_metrics_free(srv->metrics);
 	l3af_free(srv);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 
 static const struct cli_command commands[] = {
 	{"keygen", "make a publisher signing key", cmd_keygen, cmd_keygen_help},
@@ -16,6 +17,14 @@ static const struct cli_command commands[] = {
 	 cmd_sign_help},
 	{"statement", "check a signed package statement locally", cmd_statement,
 	 cmd_statement_help},
+	{"submit", "submit a signed package to a log; write its bundle", cmd_submit,
+	 cmd_submit_help},
+	{"publisher", "admin: register a publisher or update its keys (add, update)",
+	 cmd_publisher, cmd_publisher_help},
+	{"lookup", "find logged packages by name, archive or program digest", cmd_lookup,
+	 cmd_lookup_help},
+	{"bundle", "fetch an entry's bundle, or verify one offline", cmd_bundle,
+	 cmd_bundle_help},
 	{"fsck", "recompute and check everything a log's data directory stores", cmd_fsck,
 	 cmd_fsck_help},
 	{"export", "write the log's checkpoint, tiles and entry bundles as static files",

@@ -1,0 +1,242 @@
+/*
+ * api_internal.h - shared by the files of l3af_api's server: the server
+ * core (server.c: routing, connections, responses), the write side
+ * (submit.c, admin_api.c), the lookup index (index.c), the v1 queries
+ * (query.c) and /metrics (metrics.c). Not installed; not for the CLI.
+ */
+#ifndef L3AF_API_INTERNAL_H
+#define L3AF_API_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "api.h"
+#include "ebpf.h"
+#include "signer.h"
+
+#define API_DIAG_LINE_MAX 600
+#define API_ENVELOPE_MAX (1u << 20)           /* envelope part / admin body */
+#define API_DEFAULT_MAX_ARTIFACT (64ull << 20)
+#define API_DEFAULT_MAX_BATCH 4096u
+#define API_DEFAULT_MAX_PENDING 65536u
+#define API_DEFAULT_WRITE_THREADS 16u         /* thread pool when data_dir is set */
+#define API_LOOKUP_MAX 1000                    /* rows in one lookup answer */
+#define API_MULTIPART_SLACK (64u * 1024)       /* multipart framing over the parts */
+
+/* Response header sets (server.c). */
+struct body_kind {
+	const char *type;
+	const char *cache;
+};
+extern const struct body_kind API_KIND_JSON, API_KIND_TEXT;
+
+/* One open connection, as the slow-header watchdog sees it. */
+struct conn {
+	struct conn *prev, *next;
+	int fd;
+	bool cut;                        /* the watchdog already shut it down */
+	_Atomic uint64_t idle_since_ns;  /* 0 while a request is being answered */
+};
+
+struct api_write;  /* write side state (submit.c, admin_api.c, index.c) */
+struct api_metrics; /* counters (metrics.c) */
+
+struct api_server {
+	struct tlog *log;                /* borrowed */
+	struct MHD_Daemon *mhd;
+	struct api_config cfg;           /* defaults filled in; listen unused */
+	uint64_t timeout_ns;
+	uint16_t port;
+	struct api_write *w;             /* NULL: read-only server */
+	struct api_metrics *metrics;
+	/* lock guards everything below */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct conn *conns;
+	bool stopping;
+	bool watchdog_running;
+	pthread_t watchdog;
+	bool starting;                   /* collect MHD's first message in start_msg */
+	char start_msg[API_DIAG_LINE_MAX];
+};
+
+/* ---- server.c: responses ---- */
+void api_diag(struct api_server *s, const char *fmt, ...) L3AF_PRINTF(2, 3);
+/* Queue a body allocated with l3af_malloc (freed by MHD). */
+enum MHD_Result api_send_owned(struct MHD_Connection *c, unsigned status,
+			       const struct body_kind *kind, void *body, size_t len);
+enum MHD_Result api_send_copy(struct MHD_Connection *c, unsigned status,
+			      const struct body_kind *kind, const char *body, size_t len,
+			      const char *allow);
+/* {"error":{"code","message"}}; extra (may be NULL) is a JSON object whose
+ * members are added at the top level (e.g. "violations"). */
+enum MHD_Result api_send_error(struct MHD_Connection *c, unsigned status, const char *code,
+			       const char *message, const char *allow);
+enum MHD_Result api_send_error_json(struct MHD_Connection *c, unsigned status,
+				    const char *code, const char *message,
+				    struct json_t *extra);
+/* A failed library call: 400/404/503/500 by status (500s go to diag). */
+enum MHD_Result api_send_failure(struct api_server *s, struct MHD_Connection *c,
+				 const char *url, enum l3af_status rc,
+				 const struct l3af_err *err);
+/* Compact, sorted JSON document (consumes v). */
+enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, struct json_t *v);
+
+/* ---- metrics.c ---- */
+enum l3af_status api_metrics_new(struct api_metrics **out, struct l3af_err *err);
+void api_metrics_free(struct api_metrics *m);
+void api_metrics_request(struct api_metrics *m, const char *route, unsigned status);
+void api_metrics_refused(struct api_metrics *m, const char *code);
+void api_metrics_integrated(struct api_metrics *m, uint64_t ns);
+void api_metrics_published(struct api_metrics *m);
+enum MHD_Result api_serve_metrics(struct api_server *s, struct MHD_Connection *c,
+				  const char *url);
+/* The route label of a URL (bounded set, for metrics). */
+const char *api_route_label(const char *url);
+
+/* ---- query.c (GET /v1/...) ---- */
+enum MHD_Result api_serve_v1_get(struct api_server *s, struct MHD_Connection *c,
+				 const char *url);
+/* A bundle for entry `index` against the latest checkpoint (l3af_malloc'd). */
+enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out,
+				size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* ---- index.c: the lookup index DIR/index.db ---- */
+struct api_index;
+struct api_pkg_row {
+	uint64_t index;
+	char name[SIGNER_PKG_NAME_MAX + 1];
+	char version[SIGNER_VERSION_MAX + 1];
+	char platform[SIGNER_PLATFORM_MAX + 1];
+	char publisher[SIGNER_PUBLISHER_MAX + 1];
+	char artifact[SIGNER_SUBJECT_NAME_MAX + 1];
+	char sha256[65];
+};
+enum l3af_status api_index_open(const char *dir, struct api_index **out,
+				struct l3af_err *err) L3AF_MUST_CHECK;
+void api_index_close(struct api_index *ix);
+uint64_t api_index_size(struct api_index *ix);
+/* Add entries [from .. from+n) (parsed e[i], bytes for leaf hashes) in one
+ * transaction; indexed_size becomes max(indexed_size, upto). */
+enum l3af_status api_index_begin(struct api_index *ix, struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status api_index_add(struct api_index *ix, uint64_t index,
+			       const struct signer_entry *e, struct l3af_err *err) L3AF_MUST_CHECK;
+enum l3af_status api_index_commit(struct api_index *ix, uint64_t upto,
+				  struct l3af_err *err) L3AF_MUST_CHECK;
+void api_index_rollback(struct api_index *ix);
+/* Lookups: fill rows[0..max), *n found. by: "name" (a, b, c = name, version,
+ * platform; b/c may be NULL), "sha256" (a = hex), "program" (a = hex). */
+enum l3af_status api_index_lookup(struct api_index *ix, const char *by, const char *a,
+				  const char *b, const char *c, struct api_pkg_row *rows,
+				  size_t max, size_t *n, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Publisher id -> index of its current key-set entry; E_NOTFOUND. */
+enum l3af_status api_index_publisher(struct api_index *ix, const char *id, uint64_t *index,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+/* Every publisher's current key-set index, via cb. */
+enum l3af_status api_index_publishers(struct api_index *ix,
+				      enum l3af_status (*cb)(void *ctx, uint64_t index,
+							     struct l3af_err *err),
+				      void *ctx, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Has nonce (32 hex) been used (and not expired before now)? */
+enum l3af_status api_index_nonce_used(struct api_index *ix, const char *nonce_hex,
+				      int64_t now, bool *used,
+				      struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* ---- the write side (write.c core; submit.c, admin_api.c) ---- */
+
+/* One entry on its way through the sequencer into the index. */
+struct api_ticket {
+	struct api_ticket *next;   /* pending list, in submission (= index) order */
+	struct api_write *w;
+	unsigned refs;             /* the pending list and each waiter */
+	bool done, flushed;
+	enum l3af_status rc;
+	uint64_t index;
+	uint64_t t0_ns;            /* when submitted (integration time) */
+	uint8_t *entry;
+	size_t len;
+	enum signer_entry_kind kind;
+	/* package key (kind package) or admin nonce (publisher.keys) */
+	char name[SIGNER_PKG_NAME_MAX + 1];
+	char version[SIGNER_VERSION_MAX + 1];
+	char platform[SIGNER_PLATFORM_MAX + 1];
+	char sha256[65];
+	char nonce[33];
+};
+
+/* A publisher's key set in force for new packages. index_known is false
+ * while the entry of this version is queued but not yet indexed: packages
+ * of that publisher wait for it (so keys_index is always a real index). */
+struct api_pub {
+	struct signer_keyset ks;
+	uint64_t index;
+	bool index_known;
+	uint8_t leaf[32];          /* leaf hash of the current version's entry */
+};
+
+struct api_write {
+	struct api_server *s;
+	char *dir;
+	char *tmp;                 /* DIR/tmp */
+	const struct ebpf_policy *policy;
+	struct ebpf_policy *own_policy;
+	uint64_t max_artifact;
+	struct tlog_seq *seq;
+	struct api_index *ix;
+	/* lock guards everything below (and the admission decisions) */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool has_root;
+	struct signer_admin_root root;
+	struct api_pub *pubs;
+	size_t npubs, cap;
+	struct api_ticket *head, *tail;
+	bool index_broken;
+};
+
+enum l3af_status api_write_start(struct api_server *s, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Stop the sequencer (after MHD stopped) and free; NULL-safe. */
+void api_write_stop(struct api_write *w);
+struct api_index *api_write_index(struct api_write *w);
+/* Lock held: queue entry bytes (copied) as a new ticket (kind and key
+ * fields from tmpl) and put it on the pending list. */
+enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket *tmpl,
+				   const char *entry, size_t len, struct api_ticket **out,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* Lock held: wait until t is indexed (flushing completed entries), then
+ * drop the caller's reference. rc and index of the entry. */
+enum l3af_status api_write_wait(struct api_write *w, struct api_ticket *t, uint64_t *index,
+				struct l3af_err *err) L3AF_MUST_CHECK;
+/* Lock held: wait until p's key set entry is indexed. */
+void api_write_wait_pub(struct api_write *w, const char *publisher);
+struct api_pub *api_write_pub(struct api_write *w, const char *publisher);
+/* Lock held: a new publisher whose version-1 entry was just queued. */
+enum l3af_status api_write_pub_add(struct api_write *w, const struct signer_keyset *ks,
+				   const uint8_t *entry, size_t len,
+				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* A refusal of a POST (counted in l3af_submissions_refused_total). */
+enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsigned status,
+			   const char *code, const char *message, struct json_t *extra);
+
+/* Per-request state of a POST (submit.c). */
+struct api_post;
+/* First call of a POST to /v1/submit or /v1/admin: checks the headers and
+ * either answers (*post stays NULL) or creates *post. */
+enum MHD_Result api_post_begin(struct api_server *s, struct MHD_Connection *c,
+			       const char *url, struct api_post **post);
+enum MHD_Result api_post_data(struct api_server *s, struct api_post *p, const char *data,
+			      size_t *size);
+enum MHD_Result api_post_finish(struct api_server *s, struct MHD_Connection *c,
+				struct api_post *p);
+void api_post_free(struct api_post *p);
+/* admin_api.c: POST /v1/admin with the whole body. */
+enum MHD_Result api_admin_finish(struct api_server *s, struct MHD_Connection *c,
+				 const char *body, size_t len);
+/* submit.c: the package checks of a complete submission. */
+enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
+				  const char *envelope, size_t envelope_len, int artifact_fd,
+				  uint64_t artifact_size, const char *artifact_name);
+
+#endif
