@@ -33,6 +33,8 @@ int bench_read(const char *dir, unsigned secs, unsigned conns);
 /* bench submit [--clients N] [--seconds S] [--entries K] [--object F]
  * (api/bench_submit.c); argv[1] is "submit". */
 int bench_submit_main(int argc, char **argv);
+/* bench verify [--bytes N] (api/bench_verify.c); argv[0] is "verify". */
+int bench_verify_main(int argc, char **argv);
 void cmd_bench_help(FILE *out);
 int cmd_keygen(int argc, char **argv);
 void cmd_keygen_help(FILE *out);

@@ -363,6 +363,8 @@ int cmd_bench(int argc, char **argv)
 		return cli_error("bench", CLI_USAGE, "which subject? (append, tree; see --help)");
 	if (!strcmp(subject, "submit"))
 		return bench_submit_main(argc, argv);
+	if (!strcmp(subject, "verify")) /* api/bench_verify.c */
+		return bench_verify_main(argc - 1, argv + 1);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'd')

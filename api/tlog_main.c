@@ -69,7 +69,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "\n'l3af-tlog help COMMAND' or 'l3af-tlog COMMAND --help' explains one.\n"
-		     "Exit status: 0 done, 1 failed (or damage found), 2 bad usage.\n");
+		     "Exit status: 0 done, 1 failed (or damage found), 2 bad usage,\n"
+		     "3 the log could not be reached (log client commands).\n");
 }
 
 static const struct cli_command *find(const char *name)

@@ -1,0 +1,3 @@
+module l3af.io/examples/l3afd-verify
+
+go 1.19
