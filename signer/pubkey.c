@@ -31,6 +31,12 @@
 #define PEM_PUB_TEXT_MAX 4096     /* cap on PEM text handed to OpenSSL */
 #define ED25519_SPKI_BYTES 44     /* RFC 8410 section 4: prefix + 32 */
 #define ED25519_SPKI_PREFIX 12
+/* The only canonical Ed25519 SPKI prefix (RFC 8410 section 4 and its
+ * Appendix A example): SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING
+ * (33 bytes, 0 unused bits) }. */
+static const uint8_t ed25519_spki_prefix[ED25519_SPKI_PREFIX] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+};
 #define P256_SPKI_BYTES 91        /* RFC 5480, uncompressed point */
 
 const char *signer_alg_name(enum signer_alg alg)
@@ -116,6 +122,16 @@ enum l3af_status signer_pubkey_from_spki(const uint8_t *der, size_t len,
 		return l3af_fail(err, L3AF_E_INVALID,
 				 "signer: public key: SPKI of %zu bytes (1 to %d allowed)",
 				 der ? len : 0, SIGNER_SPKI_MAX);
+	if (len == ED25519_SPKI_BYTES &&
+	    memcmp(der, ed25519_spki_prefix, ED25519_SPKI_PREFIX) == 0) {
+		/* The canonical Ed25519 form is these exact bytes, which
+		 * OpenSSL's decoder accepts and re-encodes unchanged; OpenSSL
+		 * 3.0's d2i_PUBKEY costs 54 us a key here against 0.25 us for
+		 * this path, and it dominated an agent's bundle check. */
+		pub.alg = SIGNER_ALG_ED25519;
+		rc = L3AF_OK;
+		goto copy;
+	}
 	pkey = d2i_PUBKEY(NULL, &p, (long)len);
 	if (!pkey) {
 		rc = signer_ossl_fail(err, L3AF_E_INVALID,
@@ -130,6 +146,7 @@ enum l3af_status signer_pubkey_from_spki(const uint8_t *der, size_t len,
 			       signer_alg_name(pub.alg));
 	if (rc != L3AF_OK)
 		goto out;
+copy:
 	memcpy(pub.spki, der, len);
 	pub.spki_len = len;
 	keyid_compute(pub.spki, len, pub.id);
