@@ -24,6 +24,7 @@
 #define API_DEFAULT_WRITE_THREADS 16u         /* thread pool when data_dir is set */
 #define API_LOOKUP_MAX 1000                    /* rows in one lookup answer */
 #define API_MULTIPART_SLACK (64u * 1024)       /* multipart framing over the parts */
+#define API_PROOF_CACHE_SLOTS 512u             /* tile trees in the proof cache (~8 MiB) */
 
 /* Response header sets (server.c). */
 struct body_kind {
@@ -42,6 +43,7 @@ struct conn {
 
 struct api_write;  /* write side state (submit.c, admin_api.c, index.c) */
 struct api_metrics; /* counters (metrics.c) */
+struct api_proof_cache; /* proof_cache.c */
 
 struct api_server {
 	struct tlog *log;                /* borrowed */
@@ -51,6 +53,7 @@ struct api_server {
 	uint16_t port;
 	struct api_write *w;             /* NULL: read-only server */
 	struct api_metrics *metrics;
+	struct api_proof_cache *proofs;  /* tile trees for v1 proofs (thread safe) */
 	/* lock guards everything below */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -84,6 +87,24 @@ enum MHD_Result api_send_failure(struct api_server *s, struct MHD_Connection *c,
 /* Compact, sorted JSON document (consumes v). */
 enum MHD_Result api_send_json(struct MHD_Connection *c, unsigned status, struct json_t *v);
 
+/* ---- listen.c: listen addresses ---- */
+struct sockaddr_storage;
+/* "HOST:PORT" / "[V6]:PORT" resolved for bind; *port_out its port. */
+enum l3af_status api_listen_resolve(const char *text, struct sockaddr_storage *addr,
+				    uint16_t *port_out, struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* ---- watchdog.c: connection tracking and the slow-client watchdog ---- */
+/* The tracked connection of c (MHD's socket context), or NULL. */
+struct conn *api_conn_of(struct MHD_Connection *c);
+/* l3af_now_ns, never 0 (0 marks "a request is being answered"). */
+uint64_t api_now_nonzero(void);
+/* MHD_OPTION_NOTIFY_CONNECTION: track on STARTED, untrack on CLOSED. */
+void api_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+		       enum MHD_ConnectionNotificationCode what);
+void api_conn_untrack(struct api_server *s, struct conn *k);
+/* Start the watchdog thread (stopped by api_server_stop via s->stopping). */
+enum l3af_status api_watchdog_start(struct api_server *s, struct l3af_err *err) L3AF_MUST_CHECK;
+
 /* ---- metrics.c ---- */
 enum l3af_status api_metrics_new(struct api_metrics **out, struct l3af_err *err);
 void api_metrics_free(struct api_metrics *m);
@@ -102,6 +123,16 @@ enum MHD_Result api_serve_v1_get(struct api_server *s, struct MHD_Connection *c,
 /* A bundle for entry `index` against the latest checkpoint (l3af_malloc'd). */
 enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out,
 				size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
+
+/* ---- proof_cache.c: inclusion proofs through a bounded tile-tree cache ---- */
+enum l3af_status api_proof_cache_new(struct api_proof_cache **out,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
+void api_proof_cache_free(struct api_proof_cache *c);
+void api_proof_cache_stats(struct api_proof_cache *c, uint64_t *hits, uint64_t *misses);
+/* tlog_prove_inclusion's answer (same checks), from s->proofs. */
+enum l3af_status api_prove_inclusion(struct api_server *s, uint64_t index, uint64_t size,
+				     uint8_t proof[TLOG_PROOF_MAX][TLOG_HASH_BYTES], size_t *n,
+				     struct l3af_err *err) L3AF_MUST_CHECK;
 
 /* ---- index.c: the lookup index DIR/index.db ---- */
 struct api_index;
@@ -164,6 +195,10 @@ struct api_ticket {
 	char platform[SIGNER_PLATFORM_MAX + 1];
 	char sha256[65];
 	char nonce[33];
+	/* kind package: the entry as parsed (built by the server from the
+	 * checked submission), indexed without re-parsing the bytes */
+	bool has_parsed;
+	struct signer_entry parsed;
 };
 
 /* A publisher's key set in force for new packages. index_known is false
@@ -234,6 +269,45 @@ void api_post_free(struct api_post *p);
 /* admin_api.c: POST /v1/admin with the whole body. */
 enum MHD_Result api_admin_finish(struct api_server *s, struct MHD_Connection *c,
 				 const char *body, size_t len);
+/* ---- admit.c: the admission work without HTTP or storage ---- */
+
+/* A refusal decided while checking: HTTP status, error code, message. */
+struct api_verdict {
+	unsigned status;
+	const char *code;
+	struct l3af_err err;
+};
+bool api_verdict_refuse(struct api_verdict *v, unsigned status, const char *code,
+			const char *fmt, ...) L3AF_PRINTF(4, 5);
+
+/* One submission while it is checked (zero it first; api_admission_clear). */
+struct api_admission {
+	struct json_t *env, *files, *objects, *violations;
+	struct signer_statement st;
+	struct ebpf_pkg *pkg;
+	struct ebpf_object **objs;
+	size_t nobjs;
+	struct signer_package cand;     /* json members borrowed from above */
+};
+void api_admission_clear(struct api_admission *u);
+/* Envelope and statement, predicate, digest, archive, manifest, inspection,
+ * policy (violations in u->violations). art is borrowed. false: *v says. */
+bool api_admit_check(struct api_admission *u, const struct ebpf_policy *policy,
+		     const char *envelope, size_t envelope_len, const uint8_t *art,
+		     uint64_t art_size, const char *artifact_name, struct api_verdict *v);
+/* signer_package_verify under ks (publisher and keys_index set in u->cand). */
+bool api_admit_verify(struct api_admission *u, const struct signer_keyset *ks,
+		      uint64_t keys_index, struct api_verdict *v);
+/* The entry bytes (l3af_malloc'd) and, if parsed is not NULL, their parsed
+ * form (owned: signer_entry_clear). */
+bool api_admit_entry(struct api_admission *u, char **entry, size_t *len,
+		     struct signer_entry *parsed, struct api_verdict *v);
+/* All three, as one submission under a known key set (the bench baseline). */
+bool api_admit(struct api_admission *u, const struct ebpf_policy *policy,
+	       const struct signer_keyset *ks, uint64_t keys_index, const char *envelope,
+	       size_t envelope_len, const uint8_t *art, uint64_t art_size,
+	       const char *artifact_name, char **entry, size_t *len, struct api_verdict *v);
+
 /* submit.c: the package checks of a complete submission. */
 enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
 				  const char *envelope, size_t envelope_len, int artifact_fd,

@@ -2,9 +2,9 @@
  * bench_prepare.c - l3af-tlog bench submit: the packages (made as 'package
  * create' and 'sign' make them) and the baseline: the log's admission work
  * on each package, in process on every core, with the same library calls in
- * the same order as the server's submit path (api/submit.c): envelope
- * signature, statement, subject digest, archive read, manifest, ELF
- * inspection, predicate checks, entry build. No HTTP, no storage.
+ * the server's own admission function (api_admit in api/admit.c): statement,
+ * subject digest, archive read, manifest, ELF inspection, policy, envelope
+ * signature, entry build. No HTTP, no storage.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api_internal.h"
 #include "bench_submit.h"
 #include "ebpf.h"
 #include "publish.h"
@@ -164,93 +165,26 @@ void bench_free(struct bench *b)
 
 /* ---- the in-process admission baseline ------------------------------------------ */
 
-/* What the log does with one submission before it is sequenced, in
- * api/submit.c's order: envelope JSON and statement; predicate name,
- * version, platform; artifact digest, archive read, manifest, inspection of
- * every object, policy; signer_package_verify (signature, subject, files,
- * namespace); the entry bytes. */
+/* What the log does with one submission before it is sequenced: the
+ * server's own admission function (api/admit.c: envelope and statement,
+ * predicate, digest, archive read, manifest, inspection of every object,
+ * policy, signer_package_verify, the entry bytes). */
 static enum l3af_status admit(const struct bench *b, const struct signer_keyset *ks,
 			      const struct ebpf_policy *policy, const struct bench_pkg *p,
 			      struct l3af_err *err)
 {
-	struct signer_statement st = {0};
-	struct signer_package cand;
-	struct ebpf_pkg *ep = NULL;
-	struct ebpf_object *objs[16];
-	size_t nobjs = 0, plen = 0, entry_len = 0;
-	char *manifest = NULL, *entry = NULL;
-	uint8_t *payload = NULL;
-	json_t *env = NULL, *files = NULL, *objects = json_array();
-	const char *b64;
-	enum l3af_status rc = L3AF_OK;
+	struct api_admission u = {0};
+	struct api_verdict v = {0};
+	char *entry = NULL;
+	size_t len = 0;
+	bool ok = api_admit(&u, policy, ks, 1, p->env, p->env_len, p->art, p->art_len,
+			    b->artifact, &entry, &len, &v);
 
-	memset(&cand, 0, sizeof(cand));
-	env = json_loadb(p->env, p->env_len, JSON_REJECT_DUPLICATES, NULL);
-	b64 = json_string_value(json_object_get(env, "payload"));
-	if (!b64 || !(payload = l3af_malloc(strlen(b64) + 1)))
-		rc = l3af_fail(err, L3AF_E_INVALID, "envelope");
-	if (rc == L3AF_OK)
-		rc = l3af_base64_decode(payload, strlen(b64) + 1, &plen, b64, strlen(b64));
-	if (rc == L3AF_OK)
-		rc = signer_statement_parse((const char *)payload, plen, &st, err);
-	const char *name = rc == L3AF_OK ? json_string_value(json_object_get(st.predicate, "name")) : NULL;
-	const char *version = name ? json_string_value(json_object_get(st.predicate, "version")) : NULL;
-	if (rc == L3AF_OK && (!name || !version || signer_pkg_name_check(name, err) != L3AF_OK ||
-			      signer_version_check(version, err) != L3AF_OK))
-		rc = l3af_fail(err, L3AF_E_INVALID, "predicate");
-	if (rc == L3AF_OK)
-		rc = signer_platform_string(json_object_get(st.predicate, "platform"), cand.platform,
-					    err);
-	if (rc == L3AF_OK) {
-		snprintf(cand.name, sizeof(cand.name), "%s", name);
-		snprintf(cand.version, sizeof(cand.version), "%s", version);
-		snprintf(cand.artifact_name, sizeof(cand.artifact_name), "%s", b->artifact);
-		cand.artifact_size = p->art_len;
-		rc = l3af_sha256(p->art, p->art_len, cand.artifact_sha256);
-	}
-	if (rc == L3AF_OK)
-		rc = ebpf_pkg_read(p->art, p->art_len, &ep, err);
-	if (rc == L3AF_OK && strcmp(ep->name, cand.name) != 0)
-		rc = l3af_fail(err, L3AF_E_VERIFY, "package name");
-	if (rc == L3AF_OK)
-		rc = ebpf_pkg_manifest_json(ep, &manifest, err);
-	if (rc == L3AF_OK && !(files = json_loads(manifest, JSON_REJECT_DUPLICATES, NULL)))
-		rc = l3af_fail(err, L3AF_E_NOMEM, "manifest");
-	for (size_t i = 0; rc == L3AF_OK && i < ep->nfiles; i++) {
-		char *facts = NULL;
-		if (ep->files[i].kind != EBPF_KIND_BPF_ELF)
-			continue;
-		if (nobjs == 16)
-			rc = l3af_fail(err, L3AF_E_LIMIT, "bench packages hold at most 16 objects");
-		if (rc == L3AF_OK)
-			rc = ebpf_inspect(ep->files[i].data, ep->files[i].size, ep->files[i].path,
-					  &objs[nobjs], err);
-		if (rc == L3AF_OK && ebpf_object_to_json(objs[nobjs++], &facts, err) == L3AF_OK)
-			json_array_append_new(objects, json_loads(facts, 0, NULL));
-		l3af_free(facts);
-	}
-	if (rc == L3AF_OK) {
-		struct ebpf_pkg_facts facts = ebpf_pkg_facts_of(ep);
-		if (ebpf_policy_check(policy, (const struct ebpf_object *const *)objs, nobjs, &facts,
-				      NULL, NULL) > 0)
-			rc = l3af_fail(err, L3AF_E_VERIFY, "policy");
-	}
-	snprintf(cand.publisher, sizeof(cand.publisher), "%s", ks->publisher);
-	cand.keys_index = 1;
-	cand.envelope = env, cand.files = files, cand.objects = objects;
-	if (rc == L3AF_OK)
-		rc = signer_package_verify(&cand, ks, NULL, err);
-	if (rc == L3AF_OK)
-		rc = signer_entry_package(&cand, &entry, &entry_len, err);
-	for (size_t i = 0; i < nobjs; i++)
-		ebpf_object_free(objs[i]);
+	if (!ok)
+		l3af_fail(err, L3AF_E_VERIFY, "%s: %s", v.code, v.err.msg);
 	l3af_free(entry);
-	l3af_free(payload);
-	json_decref(env), json_decref(files), json_decref(objects);
-	l3af_free(manifest);
-	ebpf_pkg_free(ep);
-	signer_statement_clear(&st);
-	return rc;
+	api_admission_clear(&u);
+	return ok ? L3AF_OK : L3AF_E_VERIFY;
 }
 
 struct inproc {

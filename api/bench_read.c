@@ -4,12 +4,18 @@
  * exported with tlog_export, in the same run, loaded by wrk on loopback.
  * Both servers get 2 worker threads; wrk shares the machine, so the absolute
  * figures are floors and the ratios are what to read.
+ *
+ * Routes: /checkpoint, tile/0/000, tile/entries/000, and proof bundles
+ * (/v1/bundle/<i>, docs/formats.md section 8) of random entries i, which
+ * nginx cannot serve: its closest static equivalent is the exported entry
+ * bundle holding entry i (tile/entries/<i/256>), so that is its side.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,21 +59,67 @@ static int run_capture(char *const argv[], char *out, size_t cap)
 	return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* wrk's "Requests/sec:" for url, or -1. */
-static double wrk_rate(const char *url, unsigned seconds, unsigned conns)
+/* wrk's "Requests/sec:" for url (with a Lua script choosing the paths if
+ * script is not NULL), or -1. */
+static double wrk_rate(const char *url, const char *script, unsigned seconds, unsigned conns)
 {
 	char prog[] = WRK, threads[] = "-t2", dur[16], con[16], target[256], out[8192], *p;
-	char *argv[] = {prog, threads, con, dur, target, NULL};
+	char sflag[] = "-s", spath[4096];
+	char *argv[] = {prog, threads, con, dur, target, NULL, NULL, NULL};
 
 	snprintf(dur, sizeof(dur), "-d%us", seconds);
 	snprintf(con, sizeof(con), "-c%u", conns);
 	if ((size_t)snprintf(target, sizeof(target), "%s", url) >= sizeof(target))
 		return -1;
+	if (script) {
+		if ((size_t)snprintf(spath, sizeof(spath), "%s", script) >= sizeof(spath))
+			return -1;
+		argv[5] = sflag;
+		argv[6] = spath;
+	}
 	if (run_capture(argv, out, sizeof(out)) != 0 || !(p = strstr(out, "Requests/sec:")))
 		return -1;
 	if (strstr(out, "Non-2xx"))
 		return -1; /* every answer must be a 200 */
 	return strtod(p + 13, NULL);
+}
+
+/*
+ * The wrk script of the bundle route: each request asks for a random entry
+ * index in [0, n) (n: the entries in full tiles). ours: /v1/bundle/<i>;
+ * else nginx's closest static equivalent, the exported entry bundle holding
+ * entry i, tile/entries/<i / 256> (tlog-tiles path: x-prefixed groups of 3
+ * digits). Each wrk thread seeds its own generator.
+ */
+static int write_script(const char *path, uint64_t n, bool ours)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f,
+		     "local n = %llu\n"
+		     "local id = 0\n"
+		     "function setup(thread) id = id + 1; thread:set(\"seed\", id) end\n"
+		     "function init(args) math.randomseed(seed * 7919) end\n"
+		     "local function tile(t)\n"
+		     "  local s = string.format(\"%%03d\", t %% 1000)\n"
+		     "  t = math.floor(t / 1000)\n"
+		     "  while t > 0 do\n"
+		     "    s = string.format(\"x%%03d/\", t %% 1000) .. s\n"
+		     "    t = math.floor(t / 1000)\n"
+		     "  end\n"
+		     "  return s\n"
+		     "end\n"
+		     "function request()\n"
+		     "  local i = math.random(0, n - 1)\n"
+		     "  return wrk.format(\"GET\", %s)\n"
+		     "end\n",
+		     (unsigned long long)n,
+		     ours ? "\"/v1/bundle/\" .. string.format(\"%d\", i)"
+			  : "\"/tile/entries/\" .. tile(math.floor(i / 256))") > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 /* Start nginx on 127.0.0.1:port serving root, with its files under dir. */
@@ -111,23 +163,29 @@ struct read_result {
 	double ours, nginx;
 };
 
-static int measure(const char *path, unsigned port_ours, unsigned port_nginx, unsigned secs,
-		   unsigned conns, struct read_result *r)
+/* One route: label, our path and nginx's (or wrk scripts, for random paths). */
+struct route {
+	const char *label, *ours, *nginx;
+	const char *script_ours, *script_nginx;
+};
+
+static int measure(const struct route *rt, unsigned port_ours, unsigned port_nginx,
+		   unsigned secs, unsigned conns, struct read_result *r)
 {
 	char a[256], b[256];
 
-	snprintf(a, sizeof(a), "http://127.0.0.1:%u/%s", port_ours, path);
-	snprintf(b, sizeof(b), "http://127.0.0.1:%u/%s", port_nginx, path);
+	snprintf(a, sizeof(a), "http://127.0.0.1:%u/%s", port_ours, rt->ours);
+	snprintf(b, sizeof(b), "http://127.0.0.1:%u/%s", port_nginx, rt->nginx);
 	/* Alternate, so that drift in the machine's speed hits both. */
-	r->nginx = wrk_rate(b, secs, conns);
-	r->ours = wrk_rate(a, secs, conns);
+	r->nginx = wrk_rate(b, rt->script_nginx, secs, conns);
+	r->ours = wrk_rate(a, rt->script_ours, secs, conns);
 	if (r->ours < 0 || r->nginx < 0)
-		return cli_error("bench", CLI_FAIL, "wrk failed on %s (a non-200 answer?)", path);
-	printf("%-24s l3af-tlogd %9.0f req/s   nginx %9.0f req/s   ratio %.2f\n", path, r->ours,
-	       r->nginx, r->ours / r->nginx);
+		return cli_error("bench", CLI_FAIL, "wrk failed on %s (a non-200 answer?)",
+				 rt->label);
+	printf("%-24s l3af-tlogd %9.0f req/s   nginx %9.0f req/s   ratio %.2f\n", rt->label,
+	       r->ours, r->nginx, r->ours / r->nginx);
 	return CLI_OK;
 }
-
 
 static unsigned free_port(void)
 {
@@ -168,16 +226,37 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 	return remove(p);
 }
 
+#define ROUTES 4
+
+static void print_json(uint64_t size, unsigned secs, unsigned conns,
+		       const struct read_result r[ROUTES])
+{
+	static const char *const names[ROUTES] = {"checkpoint", "tile", "entries", "bundle"};
+
+	printf("{\"bench\":\"read\",\"size\":%llu,\"seconds\":%u,\"connections\":%u",
+	       (unsigned long long)size, secs, conns);
+	for (int i = 0; i < ROUTES; i++)
+		printf(",\"%s_per_s\":%.0f,\"nginx_%s_per_s\":%.0f,\"%s_ratio\":%.3f", names[i],
+		       r[i].ours, names[i], r[i].nginx, names[i], r[i].ours / r[i].nginx);
+	printf("}\n");
+}
+
 int bench_read(const char *dir, unsigned secs, unsigned conns)
 {
-	static const char *const paths[] = {"checkpoint", "tile/0/000", "tile/entries/000"};
-	struct read_result r[3];
-	char work[] = "/tmp/l3af-bench-read-XXXXXX", www[4096];
+	char work[] = "/tmp/l3af-bench-read-XXXXXX", www[4096], s_ours[4096], s_nginx[4096];
+	struct route routes[ROUTES] = {
+		{"/checkpoint", "checkpoint", "checkpoint", NULL, NULL},
+		{"/tile/0/000", "tile/0/000", "tile/0/000", NULL, NULL},
+		{"/tile/entries/000", "tile/entries/000", "tile/entries/000", NULL, NULL},
+		{"/v1/bundle/<random>", "", "", s_ours, s_nginx},
+	};
+	struct read_result r[ROUTES];
 	struct tlog *log = NULL;
 	struct api_server *srv = NULL;
 	struct api_config cfg = {.listen = "127.0.0.1:0", .threads = 2};
 	struct l3af_err err = {0};
 	unsigned nport = free_port();
+	uint64_t full;
 	pid_t nginx = -1;
 	int rc = CLI_OK;
 
@@ -187,7 +266,8 @@ int bench_read(const char *dir, unsigned secs, unsigned conns)
 	if (tlog_open(dir, TLOG_OPEN_READONLY, &log, &err) != L3AF_OK)
 		return cli_error("bench", CLI_FAIL, "%s (make one with 'l3af-tlog bench append "
 						    "--data %s --count 70000')", err.msg, dir);
-	if (tlog_size(log) < TLOG_TILE_WIDTH) {
+	full = tlog_size(log) / TLOG_TILE_WIDTH * TLOG_TILE_WIDTH;
+	if (full == 0) {
 		tlog_close(log);
 		return cli_error("bench", CLI_FAIL, "the log needs at least 256 entries");
 	}
@@ -196,22 +276,19 @@ int bench_read(const char *dir, unsigned secs, unsigned conns)
 		return cli_error("bench", CLI_FAIL, "mkdtemp: %m");
 	}
 	snprintf(www, sizeof(www), "%s/www", work);
-	if (tlog_export(log, www, &err) != L3AF_OK ||
-	    api_server_start(log, &cfg, &srv, &err) != L3AF_OK)
+	snprintf(s_ours, sizeof(s_ours), "%s/bundle-ours.lua", work);
+	snprintf(s_nginx, sizeof(s_nginx), "%s/bundle-nginx.lua", work);
+	if (write_script(s_ours, full, true) != 0 || write_script(s_nginx, full, false) != 0)
+		rc = cli_error("bench", CLI_FAIL, "cannot write the wrk scripts in %s", work);
+	if (rc == CLI_OK && (tlog_export(log, www, &err) != L3AF_OK ||
+			     api_server_start(log, &cfg, &srv, &err) != L3AF_OK))
 		rc = cli_error("bench", CLI_FAIL, "%s", err.msg);
 	if (rc == CLI_OK && ((nginx = nginx_start(work, www, nport)) < 0 || wait_listening(nport)))
 		rc = cli_error("bench", CLI_FAIL, "nginx did not start (see %s/error.log)", work);
-	for (int i = 0; rc == CLI_OK && i < 3; i++)
-		rc = measure(paths[i], api_server_port(srv), nport, secs, conns, &r[i]);
+	for (int i = 0; rc == CLI_OK && i < ROUTES; i++)
+		rc = measure(&routes[i], api_server_port(srv), nport, secs, conns, &r[i]);
 	if (rc == CLI_OK)
-		printf("{\"bench\":\"read\",\"size\":%llu,\"seconds\":%u,\"connections\":%u,"
-		       "\"checkpoint_per_s\":%.0f,\"nginx_checkpoint_per_s\":%.0f,"
-		       "\"checkpoint_ratio\":%.3f,\"tile_per_s\":%.0f,\"nginx_tile_per_s\":%.0f,"
-		       "\"tile_ratio\":%.3f,\"bundle_per_s\":%.0f,\"nginx_bundle_per_s\":%.0f,"
-		       "\"bundle_ratio\":%.3f}\n",
-		       (unsigned long long)tlog_size(log), secs, conns, r[0].ours, r[0].nginx,
-		       r[0].ours / r[0].nginx, r[1].ours, r[1].nginx, r[1].ours / r[1].nginx,
-		       r[2].ours, r[2].nginx, r[2].ours / r[2].nginx);
+		print_json(tlog_size(log), secs, conns, r);
 	if (nginx > 0) {
 		kill(nginx, SIGTERM);
 		waitpid(nginx, NULL, 0);

@@ -20,11 +20,52 @@
 #include <stdio.h>
 #include <string.h>
 
+#define STMT_CACHE 16
+
 struct api_index {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	uint64_t size; /* indexed_size as committed */
+	/* prepared statements of the hot paths, keyed by their (static) SQL
+	 * text; used under lock, reset after each use */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
 };
+
+/* A prepared statement for sql (a string literal): cached, or NULL. */
+static sqlite3_stmt *stmt_get(struct api_index *ix, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	size_t i;
+
+	for (i = 0; i < STMT_CACHE && ix->cache[i].sql; i++)
+		if (ix->cache[i].sql == sql)
+			return ix->cache[i].st;
+	if (sqlite3_prepare_v3(ix->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (i < STMT_CACHE) {
+		ix->cache[i].sql = sql;
+		ix->cache[i].st = st;
+	}
+	return st;
+}
+
+/* Done with a statement of stmt_get. */
+static void stmt_put(struct api_index *ix, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < STMT_CACHE && ix->cache[i].sql; i++)
+		if (ix->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
 
 static const char SCHEMA[] =
 	"PRAGMA journal_mode=WAL;"
@@ -108,6 +149,8 @@ void api_index_close(struct api_index *ix)
 {
 	if (!ix)
 		return;
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(ix->cache[i].st);
 	sqlite3_close(ix->db);
 	pthread_mutex_destroy(&ix->lock);
 	l3af_free(ix);
@@ -142,16 +185,16 @@ void api_index_rollback(struct api_index *ix)
 
 enum l3af_status api_index_commit(struct api_index *ix, uint64_t upto, struct l3af_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	static const char sql[] = "UPDATE meta SET v=?1 WHERE k='indexed_size'";
+	sqlite3_stmt *st = stmt_get(ix, sql);
 	uint64_t size = upto > ix->size ? upto : ix->size;
 	enum l3af_status rc = L3AF_OK;
 
-	if (sqlite3_prepare_v2(ix->db, "UPDATE meta SET v=?1 WHERE k='indexed_size'", -1, &st,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, (sqlite3_int64)size) != SQLITE_OK ||
+	if (!st || sqlite3_bind_int64(st, 1, (sqlite3_int64)size) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(ix, err, "update indexed_size");
-	sqlite3_finalize(st);
+	if (st)
+		stmt_put(ix, st);
 	if (rc == L3AF_OK)
 		rc = exec(ix, "COMMIT", err);
 	if (rc != L3AF_OK) {
@@ -167,10 +210,10 @@ enum l3af_status api_index_commit(struct api_index *ix, uint64_t upto, struct l3
 static enum l3af_status run(struct api_index *ix, const char *sql, const char *types,
 			    const void *const *args, struct l3af_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = stmt_get(ix, sql);
 	enum l3af_status rc = L3AF_OK;
 
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!st)
 		return db_fail(ix, err, sql);
 	for (int i = 0; types[i]; i++) {
 		int e = types[i] == 's'
@@ -181,7 +224,7 @@ static enum l3af_status run(struct api_index *ix, const char *sql, const char *t
 	}
 	if (rc == L3AF_OK && sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(ix, err, sql);
-	sqlite3_finalize(st);
+	stmt_put(ix, st);
 	return rc;
 }
 
@@ -284,26 +327,24 @@ enum l3af_status api_index_lookup(struct api_index *ix, const char *by, const ch
 				  const char *b, const char *c, struct api_pkg_row *rows,
 				  size_t max, size_t *n, struct l3af_err *err)
 {
-	static const char cols[] =
-		"SELECT idx, name, version, platform, publisher, artifact, sha256 FROM packages ";
-	char sql[512];
+#define COLS "SELECT idx, name, version, platform, publisher, artifact, sha256 FROM packages "
+	static const char by_sha[] = COLS " WHERE sha256=?1 ORDER BY idx LIMIT ?4";
+	static const char by_program[] =
+		COLS " WHERE idx IN (SELECT idx FROM programs WHERE sha256=?1) "
+		"ORDER BY idx LIMIT ?4";
+	static const char by_name[] = COLS " WHERE name=?1 AND (?2 IS NULL OR version=?2) AND "
+		"(?3 IS NULL OR platform=?3) ORDER BY idx LIMIT ?4";
+#undef COLS
+	const char *sql = !strcmp(by, "sha256")	   ? by_sha
+			  : !strcmp(by, "program") ? by_program
+						   : by_name;
 	sqlite3_stmt *st = NULL;
 	enum l3af_status rc = L3AF_OK;
 	int e;
 
-	if (!strcmp(by, "sha256"))
-		snprintf(sql, sizeof(sql), "%s WHERE sha256=?1 ORDER BY idx LIMIT ?4", cols);
-	else if (!strcmp(by, "program"))
-		snprintf(sql, sizeof(sql),
-			 "%s WHERE idx IN (SELECT idx FROM programs WHERE sha256=?1) "
-			 "ORDER BY idx LIMIT ?4", cols);
-	else
-		snprintf(sql, sizeof(sql),
-			 "%s WHERE name=?1 AND (?2 IS NULL OR version=?2) AND "
-			 "(?3 IS NULL OR platform=?3) ORDER BY idx LIMIT ?4", cols);
 	*n = 0;
 	pthread_mutex_lock(&ix->lock);
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK ||
+	if (!(st = stmt_get(ix, sql)) ||
 	    sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    (b && sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT) != SQLITE_OK) ||
 	    (c && sqlite3_bind_text(st, 3, c, -1, SQLITE_TRANSIENT) != SQLITE_OK) ||
@@ -324,7 +365,8 @@ enum l3af_status api_index_lookup(struct api_index *ix, const char *by, const ch
 	if (e != SQLITE_DONE && e != SQLITE_ROW)
 		rc = db_fail(ix, err, "lookup");
 out:
-	sqlite3_finalize(st);
+	if (st)
+		stmt_put(ix, st);
 	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }

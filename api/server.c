@@ -24,7 +24,7 @@
  *  - Request bodies are refused (413) without being read.
  *  - Memory per connection is capped (API_CONN_MEMORY_BYTES), as are
  *    connections in total and per client address.
- *  - A watchdog closes any connection that has not delivered a complete
+ *  - A watchdog (watchdog.c) closes any connection that has not delivered a complete
  *    request header within timeout_s of opening or of its last response:
  *    MHD's own timeout only fires on silence, so it would let a client that
  *    sends one byte a second hold a connection forever.
@@ -34,9 +34,7 @@
 
 #include <jansson.h>
 
-#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -45,7 +43,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#define HOST_MAX 256                 /* host part of a listen address */
 #define DIAG_LINE_MAX API_DIAG_LINE_MAX
 #define ERROR_BODY_MAX 768           /* one JSON error document */
 #define ALLOWED_METHODS "GET, HEAD"
@@ -410,79 +407,6 @@ static bool request_has_body(struct MHD_Connection *c)
 	return len && strcmp(len, "0") != 0;
 }
 
-/* ---- connection tracking (the slow-header watchdog's view) ----------------- */
-
-static struct conn *conn_of(struct MHD_Connection *c)
-{
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return info ? info->socket_context : NULL;
-}
-
-static uint64_t now_nonzero(void)
-{
-	uint64_t t = l3af_now_ns();
-
-	return t ? t : 1;
-}
-
-static void conn_track(struct api_server *s, struct MHD_Connection *c, void **slot)
-{
-	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct conn *k;
-
-	if (!info)
-		return;
-	k = l3af_calloc(1, sizeof(*k));
-	if (!k) {
-		/* Untracked connections could hold a slot forever: refuse. */
-		api_diag(s, "connection refused: out of memory");
-		shutdown(info->connect_fd, SHUT_RDWR);
-		return;
-	}
-	k->fd = info->connect_fd;
-	atomic_store(&k->idle_since_ns, now_nonzero());
-	pthread_mutex_lock(&s->lock);
-	k->next = s->conns;
-	if (s->conns)
-		s->conns->prev = k;
-	s->conns = k;
-	pthread_mutex_unlock(&s->lock);
-	*slot = k;
-}
-
-/* MHD calls CLOSED before it closes the socket, so while k is in the list
- * (under the lock) its fd is still this connection's. */
-static void conn_untrack(struct api_server *s, struct conn *k)
-{
-	if (!k)
-		return;
-	pthread_mutex_lock(&s->lock);
-	if (k->prev)
-		k->prev->next = k->next;
-	else
-		s->conns = k->next;
-	if (k->next)
-		k->next->prev = k->prev;
-	pthread_mutex_unlock(&s->lock);
-	l3af_free(k);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-			  enum MHD_ConnectionNotificationCode what)
-{
-	struct api_server *s = cls;
-
-	if (what == MHD_CONNECTION_NOTIFY_STARTED) {
-		conn_track(s, c, socket_context);
-		return;
-	}
-	conn_untrack(s, *socket_context);
-	*socket_context = NULL;
-}
-
 static bool is_marker(void *req)
 {
 	return req == &req_waiting || req == &req_answered;
@@ -492,51 +416,13 @@ static bool is_marker(void *req)
 static void on_completed(void *cls, struct MHD_Connection *c, void **req,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct conn *k = conn_of(c);
+	struct conn *k = api_conn_of(c);
 
 	if (k)
-		atomic_store(&k->idle_since_ns, now_nonzero());
+		atomic_store(&k->idle_since_ns, api_now_nonzero());
 	if (*req && !is_marker(*req))
 		api_post_free(*req);
 	*req = NULL;
-}
-
-/* Shut down connections idle past the deadline; caller holds s->lock. */
-static void cut_late(struct api_server *s, uint64_t now)
-{
-	for (struct conn *k = s->conns; k; k = k->next) {
-		uint64_t since = atomic_load(&k->idle_since_ns);
-		/* since > now: the connection went idle after we read the clock */
-		if (since == 0 || k->cut || since >= now || now - since <= s->timeout_ns)
-			continue;
-		/* MHD sees end of stream and closes the connection itself. */
-		shutdown(k->fd, SHUT_RDWR);
-		k->cut = true;
-	}
-}
-
-static void *watchdog_main(void *arg)
-{
-	struct api_server *s = arg;
-	uint64_t tick = s->timeout_ns / 4;
-
-	if (tick > 1000000000ull)
-		tick = 1000000000ull;
-	pthread_mutex_lock(&s->lock);
-	while (!s->stopping) {
-		struct timespec at;
-		cut_late(s, l3af_now_ns());
-		clock_gettime(CLOCK_MONOTONIC, &at);
-		at.tv_sec += (time_t)(tick / 1000000000ull);
-		at.tv_nsec += (long)(tick % 1000000000ull);
-		if (at.tv_nsec >= 1000000000L) {
-			at.tv_sec++;
-			at.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->wake, &s->lock, &at);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
 }
 
 /* ---- the MHD handler -------------------------------------------------------- */
@@ -567,7 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return counted(s, url, api_post_finish(s, c, *req));
 	}
 	if (*req == NULL) {
-		struct conn *k = conn_of(c);
+		struct conn *k = api_conn_of(c);
 		if (k)
 			atomic_store(&k->idle_since_ns, 0);
 		if (write_post(s, url, method)) {
@@ -594,80 +480,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 /* ---- start and stop ------------------------------------------------------- */
-
-/* Split "HOST:PORT" / "[V6]:PORT" into host and a canonical port number. */
-static enum l3af_status listen_split(const char *text, char host[static HOST_MAX],
-				     bool *v6, uint64_t *port, struct l3af_err *err)
-{
-	const char *colon = strrchr(text, ':');
-	const char *h = text, *h_end = colon;
-	size_t hlen;
-
-	if (!colon)
-		return l3af_fail(err, L3AF_E_INVALID, "listen address '%s': want HOST:PORT", text);
-	*v6 = text[0] == '[';
-	if (*v6) {
-		h = text + 1;
-		h_end = colon - 1;
-		if (h_end < h || *h_end != ']')
-			return l3af_fail(err, L3AF_E_INVALID,
-					 "listen address '%s': want [IPV6]:PORT", text);
-	}
-	hlen = (size_t)(h_end - h);
-	if (hlen == 0 || hlen >= HOST_MAX)
-		return l3af_fail(err, L3AF_E_INVALID, "listen address '%s': empty or long host",
-				 text);
-	if (!*v6 && memchr(h, ':', hlen))
-		return l3af_fail(err, L3AF_E_INVALID,
-				 "listen address '%s': write an IPv6 host in [brackets]", text);
-	if (l3af_parse_u64(colon + 1, strlen(colon + 1), 65535, port) != L3AF_OK)
-		return l3af_fail(err, L3AF_E_INVALID,
-				 "listen address '%s': port must be 0..65535 without leading zeros",
-				 text);
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	return L3AF_OK;
-}
-
-/* getaddrinfo answers that mean "no such host/address", not "could not ask". */
-static bool gai_is_bad_input(int gai)
-{
-	return gai == EAI_NONAME || gai == EAI_FAMILY || gai == EAI_ADDRFAMILY ||
-	       gai == EAI_NODATA;
-}
-
-static enum l3af_status listen_resolve(const char *text, struct sockaddr_storage *addr,
-				       uint16_t *port_out, struct l3af_err *err)
-{
-	char host[HOST_MAX], service[8];
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	uint64_t port = 0;
-	bool v6 = false;
-	int gai;
-	enum l3af_status rc = listen_split(text, host, &v6, &port, err);
-
-	if (rc != L3AF_OK)
-		return rc;
-	if (v6) {
-		hints.ai_family = AF_INET6;
-		hints.ai_flags |= AI_NUMERICHOST;
-	}
-	*port_out = (uint16_t)port;
-	snprintf(service, sizeof(service), "%u", (unsigned)port);
-	gai = getaddrinfo(host, service, &hints, &res);
-	if (gai != 0)
-		return l3af_fail(err, gai_is_bad_input(gai) ? L3AF_E_INVALID : L3AF_E_IO,
-				 "listen address '%s': %s", text,
-				 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-	if (res->ai_addrlen > sizeof(*addr))
-		rc = l3af_fail(err, L3AF_E_INTERNAL, "listen address '%s': address too long", text);
-	else
-		memcpy(addr, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return rc;
-}
 
 static unsigned or_default(unsigned v, unsigned def)
 {
@@ -716,16 +528,6 @@ static enum l3af_status server_new(struct tlog *log, const struct api_config *cf
 	return L3AF_OK;
 }
 
-static enum l3af_status watchdog_start(struct api_server *s, struct l3af_err *err)
-{
-	int e = pthread_create(&s->watchdog, NULL, watchdog_main, s);
-
-	if (e != 0)
-		return l3af_fail(err, L3AF_E_IO, "server: start watchdog thread: %s", strerror(e));
-	s->watchdog_running = true;
-	return L3AF_OK;
-}
-
 /* Start MHD on addr. `port` duplicates addr's port: MHD names it in messages. */
 static enum l3af_status daemon_start(struct api_server *s, const char *listen,
 				     const struct sockaddr_storage *addr, uint16_t port,
@@ -746,7 +548,7 @@ static enum l3af_status daemon_start(struct api_server *s, const char *listen,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip_limit,
 		MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY_BYTES,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_NOTIFY_CONNECTION, api_on_connection, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, s,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
@@ -777,7 +579,7 @@ enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg
 	rc = config_fill(cfg, &filled, err);
 	if (rc != L3AF_OK)
 		goto errout;
-	rc = listen_resolve(listen, &addr, &port, err);
+	rc = api_listen_resolve(listen, &addr, &port, err);
 	if (rc != L3AF_OK)
 		goto errout;
 	rc = server_new(log, &filled, &s, err);
@@ -786,13 +588,16 @@ enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg
 	rc = api_metrics_new(&s->metrics, err);
 	if (rc != L3AF_OK)
 		goto errout;
+	rc = api_proof_cache_new(&s->proofs, err);
+	if (rc != L3AF_OK)
+		goto errout;
 	if (filled.data_dir) {
 		rc = api_write_start(s, err);
 		if (rc != L3AF_OK)
 			goto errout;
 	}
 	s->cfg.data_dir = NULL; /* borrowed only for the start */
-	rc = watchdog_start(s, err);
+	rc = api_watchdog_start(s, err);
 	if (rc != L3AF_OK)
 		goto errout;
 	rc = daemon_start(s, listen, &addr, port, err);
@@ -803,15 +608,6 @@ enum l3af_status api_server_start(struct tlog *log, const struct api_config *cfg
 errout:
 	api_server_stop(s);
 	return rc;
-}
-
-enum l3af_status api_listen_check(const char *listen, struct l3af_err *err)
-{
-	char host[HOST_MAX];
-	uint64_t port;
-	bool v6;
-
-	return listen_split(listen, host, &v6, &port, err);
 }
 
 uint16_t api_server_port(const struct api_server *srv)
@@ -837,9 +633,10 @@ void api_server_stop(struct api_server *srv)
 	if (srv->watchdog_running)
 		pthread_join(srv->watchdog, NULL);
 	while (srv->conns)
-		conn_untrack(srv, srv->conns);
+		api_conn_untrack(srv, srv->conns);
 	pthread_cond_destroy(&srv->wake);
 	pthread_mutex_destroy(&srv->lock);
 	api_metrics_free(srv->metrics);
+	api_proof_cache_free(srv->proofs);
 	l3af_free(srv);
 }

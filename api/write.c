@@ -98,6 +98,8 @@ static void ticket_unref(struct api_ticket *t)
 {
 	if (--t->refs)
 		return;
+	if (t->has_parsed)
+		signer_entry_clear(&t->parsed);
 	l3af_free(t->entry);
 	l3af_free(t);
 }
@@ -127,6 +129,7 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
 	*t = *tmpl;
 	t->next = NULL;
 	t->refs = 2; /* the pending list and the caller */
+	t->has_parsed = false;
 	t->done = t->flushed = false;
 	t->t0_ns = l3af_now_ns();
 	t->entry = l3af_malloc(len);
@@ -171,8 +174,9 @@ static void flush(struct api_write *w)
 		struct signer_entry e = {0};
 		if (t->rc != L3AF_OK)
 			continue;
-		rc = signer_entry_parse(t->entry, t->len, &e, &err);
-		if (rc == L3AF_OK)
+		if (t->has_parsed) /* built by this server: no need to parse the bytes */
+			rc = api_index_add(w->ix, t->index, &t->parsed, &err);
+		else if ((rc = signer_entry_parse(t->entry, t->len, &e, &err)) == L3AF_OK)
 			rc = api_index_add(w->ix, t->index, &e, &err);
 		signer_entry_clear(&e);
 		if (t->index + 1 > upto)

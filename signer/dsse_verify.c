@@ -136,6 +136,20 @@ static enum l3af_status sigs_get(struct envelope *env, struct l3af_err *err)
 	return rc;
 }
 
+/* The checks on a loaded envelope object (env->root set). */
+static enum l3af_status envelope_check(struct envelope *env, struct l3af_err *err)
+{
+	enum l3af_status rc = fields_check(env->root, envelope_fields, 3, "the envelope", err);
+
+	if (rc == L3AF_OK)
+		rc = type_get(env, err);
+	if (rc == L3AF_OK)
+		rc = payload_get(env, err);
+	if (rc == L3AF_OK)
+		rc = sigs_get(env, err);
+	return rc;
+}
+
 static enum l3af_status envelope_parse(const char *text, size_t len,
 				       struct envelope *env,
 				       struct l3af_err *err)
@@ -144,13 +158,7 @@ static enum l3af_status envelope_parse(const char *text, size_t len,
 					       &env->root, err);
 
 	if (rc == L3AF_OK)
-		rc = fields_check(env->root, envelope_fields, 3, "the envelope", err);
-	if (rc == L3AF_OK)
-		rc = type_get(env, err);
-	if (rc == L3AF_OK)
-		rc = payload_get(env, err);
-	if (rc == L3AF_OK)
-		rc = sigs_get(env, err);
+		rc = envelope_check(env, err);
 	return rc;
 }
 
@@ -229,23 +237,19 @@ static enum l3af_status result_fill(struct envelope *env, uint64_t mask,
 	return L3AF_OK;
 }
 
-enum l3af_status signer_dsse_verify(const char *envelope, size_t len,
-				    const struct signer_pubkey *keys,
-				    size_t nkeys, unsigned threshold,
-				    struct signer_dsse_result *out,
-				    struct l3af_err *err)
+/* The signature checks of a parsed envelope (the payload moves to out). */
+static enum l3af_status verify_parsed(struct envelope *envp,
+				      const struct signer_pubkey *keys,
+				      size_t nkeys, unsigned threshold,
+				      struct signer_dsse_result *out,
+				      struct l3af_err *err)
 {
-	struct envelope env = { .root = NULL };
+	struct envelope env = *envp;
 	uint8_t *pae = NULL;
 	size_t pae_len = 0;
 	uint64_t mask = 0;
 	unsigned count = 0;
-	enum l3af_status rc = keys_check(keys, nkeys, threshold, err);
-
-	if (rc == L3AF_OK)
-		rc = envelope_parse(envelope, len, &env, err);
-	if (rc == L3AF_OK)
-		rc = signer_dsse_pae(env.type, env.type_len, env.payload,
+	enum l3af_status rc = signer_dsse_pae(env.type, env.type_len, env.payload,
 				     env.payload_len, &pae, &pae_len, err);
 	for (size_t i = 0; rc == L3AF_OK && i < json_array_size(env.sigs); i++)
 		rc = verify_one(json_array_get(env.sigs, i), i, pae, pae_len, keys,
@@ -257,10 +261,47 @@ enum l3af_status signer_dsse_verify(const char *envelope, size_t len,
 	if (rc == L3AF_OK && out)
 		rc = result_fill(&env, mask, count, out, err);
 	l3af_free(pae);
+	envp->payload = env.payload; /* NULL if it moved to out */
+	return rc;
+}
+
+enum l3af_status signer_dsse_verify(const char *envelope, size_t len,
+				    const struct signer_pubkey *keys,
+				    size_t nkeys, unsigned threshold,
+				    struct signer_dsse_result *out,
+				    struct l3af_err *err)
+{
+	struct envelope env = { .root = NULL };
+	enum l3af_status rc = keys_check(keys, nkeys, threshold, err);
+
+	if (rc == L3AF_OK)
+		rc = envelope_parse(envelope, len, &env, err);
+	if (rc == L3AF_OK)
+		rc = verify_parsed(&env, keys, nkeys, threshold, out, err);
 	l3af_free(env.payload);
 	json_decref(env.root);
 	return rc;
 }
+
+enum l3af_status signer_dsse_verify_root(struct json_t *root,
+					 const struct signer_pubkey *keys,
+					 size_t nkeys, unsigned threshold,
+					 struct signer_dsse_result *out,
+					 struct l3af_err *err)
+{
+	struct envelope env = { .root = root };
+	enum l3af_status rc = keys_check(keys, nkeys, threshold, err);
+
+	if (rc == L3AF_OK && !json_is_object(root))
+		rc = l3af_fail(err, L3AF_E_INVALID, "signer: dsse envelope: not a JSON object");
+	if (rc == L3AF_OK)
+		rc = envelope_check(&env, err);
+	if (rc == L3AF_OK)
+		rc = verify_parsed(&env, keys, nkeys, threshold, out, err);
+	l3af_free(env.payload);
+	return rc;
+}
+
 
 void signer_dsse_result_clear(struct signer_dsse_result *res)
 {

@@ -225,18 +225,39 @@ static enum l3af_status package_parse(const json_t *j, struct signer_entry *e,
 	return rc;
 }
 
+/* Compares the canonical dump with the entry bytes as jansson writes it: one
+ * encoding pass, no copy, stops at the first difference. */
+struct canon_cmp {
+	const uint8_t *bytes;
+	size_t len, pos;
+	bool differs;
+};
+
+static int canon_cmp_chunk(const char *buf, size_t size, void *data)
+{
+	struct canon_cmp *c = data;
+
+	if (size > c->len - c->pos || memcmp(c->bytes + c->pos, buf, size) != 0) {
+		c->differs = true;
+		return -1;
+	}
+	c->pos += size;
+	return 0;
+}
+
 static enum l3af_status canonical_check(const json_t *root, const uint8_t *bytes,
 					size_t len, struct l3af_err *err)
 {
-	char *again = NULL;
-	enum l3af_status rc = signer_json_dump(root, SIGNER_DSSE_MAX, "entry", &again, err);
+	struct canon_cmp c = { .bytes = bytes, .len = len };
+	int r = json_dump_callback(root, canon_cmp_chunk, &c, JSON_COMPACT | JSON_SORT_KEYS);
 
-	if (rc == L3AF_OK && (strlen(again) != len || memcmp(again, bytes, len) != 0))
-		rc = l3af_fail(err, L3AF_E_INVALID,
-			       "signer: entry: not canonical (compact JSON, keys sorted, one "
-			       "spelling per value)");
-	l3af_free(again);
-	return rc;
+	if (r != 0 && !c.differs)
+		return l3af_fail(err, L3AF_E_NOMEM, "signer: entry: JSON encoding failed");
+	if (r != 0 || c.pos != len)
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "signer: entry: not canonical (compact JSON, keys sorted, one "
+				 "spelling per value)");
+	return L3AF_OK;
 }
 
 enum l3af_status signer_entry_parse(const uint8_t *bytes, size_t len,

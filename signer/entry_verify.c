@@ -69,7 +69,7 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 {
 	struct signer_dsse_result res = { .payload = NULL };
 	struct signer_statement got = { .predicate = NULL };
-	char *text = NULL;
+	size_t n;
 	enum l3af_status rc;
 
 	if (!pkg || !ks || !pkg->envelope || !pkg->files)
@@ -85,13 +85,19 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 		return l3af_fail(err, L3AF_E_VERIFY,
 				 "namespace: package name %s is outside publisher %s's namespaces",
 				 pkg->name, ks->publisher);
-	rc = signer_json_dump(pkg->envelope, SIGNER_DSSE_MAX, "package envelope", &text, err);
-	if (rc == L3AF_OK) {
-		rc = signer_dsse_verify(text, strlen(text), ks->keys, ks->nkeys, ks->threshold,
-					&res, err);
-		if (rc == L3AF_E_VERIFY)
-			l3af_err_prefix(err, "signature");
-	}
+	/* The envelope is verified as the tree it is (no dump and re-parse);
+	 * its canonical size is bounded as signer_json_dump would. */
+	n = json_dumpb(pkg->envelope, NULL, 0, JSON_COMPACT | JSON_SORT_KEYS);
+	if (n == 0)
+		rc = l3af_fail(err, L3AF_E_NOMEM, "signer: package envelope: JSON encoding failed");
+	else if (n > SIGNER_DSSE_MAX)
+		rc = l3af_fail(err, L3AF_E_LIMIT, "signer: package envelope: %zu bytes, limit %u",
+			       n, SIGNER_DSSE_MAX);
+	else
+		rc = signer_dsse_verify_root(pkg->envelope, ks->keys, ks->nkeys, ks->threshold,
+					     &res, err);
+	if (rc == L3AF_E_VERIFY)
+		l3af_err_prefix(err, "signature");
 	if (rc == L3AF_OK && strcmp(res.payload_type, SIGNER_INTOTO_PAYLOAD_TYPE) != 0)
 		rc = l3af_fail(err, L3AF_E_INVALID,
 			       "signer: package verify: payloadType is not %s",
@@ -101,7 +107,6 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 	if (rc == L3AF_OK)
 		rc = statement_match(pkg, &got, err);
 	signer_dsse_result_clear(&res);
-	l3af_free(text);
 	if (rc == L3AF_OK && st)
 		*st = got;
 	else

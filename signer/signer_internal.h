@@ -110,6 +110,15 @@ enum l3af_status signer_json_load(const char *text, size_t len,
 				  const char *what, struct json_t **out,
 				  struct l3af_err *err) L3AF_MUST_CHECK;
 
+/* signer_dsse_verify of an envelope already loaded (strictly, no duplicate
+ * keys) as a JSON object: the same checks without a dump and a re-parse. The
+ * caller bounds its size. root is borrowed. */
+enum l3af_status signer_dsse_verify_root(struct json_t *root,
+					 const struct signer_pubkey *keys,
+					 size_t nkeys, unsigned threshold,
+					 struct signer_dsse_result *out,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
+
 /* v as compact JSON with sorted keys (JSON_COMPACT | JSON_SORT_KEYS) in a
  * new l3af_malloc'd NUL-terminated string; L3AF_E_LIMIT over cap bytes. */
 enum l3af_status signer_json_dump(const struct json_t *v, size_t cap,

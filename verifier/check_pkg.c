@@ -26,15 +26,18 @@ static enum l3af_status request_check(const struct l3af_verify_request *req,
 }
 
 static enum l3af_status artifact_check(const struct l3af_verify_request *req,
-				       const struct signer_package *pkg,
+				       const struct signer_package *pkg, struct lv_log *lg,
 				       struct l3af_verify_result *r, struct l3af_err *err)
 {
-	uint8_t h[32];
+	const uint8_t *h = lg->artifact_sha256;
 	char got[65], want[65];
-	enum l3af_status rc = l3af_sha256(req->artifact, req->artifact_len, h);
+	enum l3af_status rc = L3AF_OK;
 
+	if (!lg->has_artifact_sha256) /* online mode hashed it for the URL */
+		rc = l3af_sha256(req->artifact, req->artifact_len, lg->artifact_sha256);
 	if (rc != L3AF_OK)
 		return l3af_fail(err, rc, "sha256 of the artifact failed");
+	lg->has_artifact_sha256 = true;
 	lv_hex32(h, got);
 	lv_hex32(pkg->artifact_sha256, want);
 	if (memcmp(h, pkg->artifact_sha256, 32) != 0)
@@ -176,10 +179,10 @@ static enum l3af_status archive_check(const struct l3af_verify_request *req,
 }
 
 static enum l3af_status version_check(const struct l3af_verify_config *cfg,
-				      const struct signer_package *pkg,
+				      const struct signer_package *pkg, struct lv_log *lg,
 				      struct l3af_verify_result *r, struct l3af_err *err)
 {
-	char highest[SIGNER_VERSION_MAX + 1];
+	char *highest = lg->highest;
 	enum l3af_status rc;
 
 	for (size_t i = 0; i < cfg->node.npins; i++) {
@@ -192,9 +195,10 @@ static enum l3af_status version_check(const struct l3af_verify_config *cfg,
 				       p->version, pkg->version);
 		return L3AF_OK; /* a pin allows going back to it */
 	}
-	rc = lv_state_version_get(cfg->state_dir, pkg->name, pkg->platform, highest, err);
+	rc = lv_state_version_get(cfg->state_dir, pkg->name, pkg->platform, lg->highest, err);
 	if (rc != L3AF_OK)
 		return rc;
+	lg->highest_known = true;
 	if (highest[0] && signer_version_cmp(pkg->version, highest) < 0)
 		return lv_deny(r, "version_rollback",
 			       "version %s of %s (%s) is below %s, which this node accepted "
@@ -247,7 +251,7 @@ enum l3af_status lv_check_package(const struct l3af_verify_config *cfg,
 	if (rc == L3AF_OK)
 		rc = request_check(req, pkg, r);
 	if (rc == L3AF_OK)
-		rc = artifact_check(req, pkg, r, err);
+		rc = artifact_check(req, pkg, lg, r, err);
 	if (rc == L3AF_OK)
 		rc = keyset_check(b, pkg, r, err);
 	if (rc == L3AF_OK)
@@ -257,6 +261,6 @@ enum l3af_status lv_check_package(const struct l3af_verify_config *cfg,
 	if (rc == L3AF_OK)
 		rc = lv_check_facts(&cfg->node, pkg, r);
 	if (rc == L3AF_OK)
-		rc = version_check(cfg, pkg, r, err);
+		rc = version_check(cfg, pkg, lg, r, err);
 	return rc;
 }

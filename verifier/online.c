@@ -3,20 +3,85 @@
  * request, a size cap (CURLOPT_MAXFILESIZE for answers that declare their
  * length, and a write-callback cap for those that do not), TLS peer and
  * host verification on, no redirects, http and https only.
+ *
+ * libcurl (and the TLS, Kerberos, LDAP, ... libraries it needs) is loaded
+ * with dlopen on the first online request, not linked: an offline check
+ * does not pay for loading ~35 shared objects at process start. Only the
+ * few functions below are used, through a table.
  */
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
 #include "verify_internal.h"
 
+#define LV_CURL_SONAME "libcurl.so.4"
+
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+	void (*easy_cleanup)(CURL *c);
+	const char *(*easy_strerror)(CURLcode cc);
+} lc;
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static char curl_load_error[256];
+
+/* dlsym returns void *; a union turns it into a function pointer without
+ * the object-to-function pointer cast ISO C leaves undefined. */
+typedef void (*lv_fn)(void);
+
+static lv_fn sym(void *lib, const char *name)
+{
+	union {
+		void *obj;
+		lv_fn fn;
+	} u = { .obj = dlsym(lib, name) };
+
+	return u.obj ? u.fn : NULL;
+}
 
 static void curl_start(void)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	void *lib = dlopen(LV_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	bool ok = lib != NULL;
+
+	if (!ok) {
+		const char *e = dlerror();
+
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s", e ? e : LV_CURL_SONAME);
+		return;
+	}
+#define LV_SYM(field, name)                                \
+	do {                                               \
+		lv_fn f_ = sym(lib, name);                 \
+		ok = ok && f_ != NULL;                     \
+		lc.field = (__typeof__(lc.field))f_;       \
+	} while (0)
+	LV_SYM(global_init, "curl_global_init");
+	LV_SYM(easy_init, "curl_easy_init");
+	LV_SYM(easy_setopt, "curl_easy_setopt");
+	LV_SYM(easy_perform, "curl_easy_perform");
+	LV_SYM(easy_getinfo, "curl_easy_getinfo");
+	LV_SYM(easy_cleanup, "curl_easy_cleanup");
+	LV_SYM(easy_strerror, "curl_easy_strerror");
+#undef LV_SYM
+	if (!ok) {
+		snprintf(curl_load_error, sizeof(curl_load_error), "%s lacks a curl_easy function",
+			 LV_CURL_SONAME);
+		return; /* the library stays loaded: dlclose while another thread waits is moot */
+	}
+	curl_init_rc = lc.global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_init_rc != CURLE_OK)
+		snprintf(curl_load_error, sizeof(curl_load_error), "curl_global_init failed");
 }
 
 struct sink {
@@ -68,32 +133,33 @@ enum l3af_status lv_http_get(const char *url, size_t max, long timeout_ms, long 
 	*len = 0;
 	pthread_once(&curl_once, curl_start);
 	if (curl_init_rc != CURLE_OK)
-		return l3af_fail(err, L3AF_E_IO, "libcurl did not start");
-	c = curl_easy_init();
+		return l3af_fail(err, L3AF_E_IO, "online mode needs %s: %s", LV_CURL_SONAME,
+				 curl_load_error);
+	c = lc.easy_init();
 	if (!c)
 		return l3af_fail(err, L3AF_E_NOMEM, "libcurl: no memory");
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "l3af-verify/1");
-	cc = curl_easy_perform(c);
+	lc.easy_setopt(c, CURLOPT_URL, url);
+	lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	lc.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	lc.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	lc.easy_setopt(c, CURLOPT_WRITEDATA, &s);
+	lc.easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	lc.easy_setopt(c, CURLOPT_USERAGENT, "l3af-verify/1");
+	cc = lc.easy_perform(c);
 	if (cc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
-	curl_easy_cleanup(c);
+		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);
+	lc.easy_cleanup(c);
 	if (s.over || cc == CURLE_FILESIZE_EXCEEDED)
 		rc = l3af_fail(err, L3AF_E_IO, "GET %s: answer over %zu bytes", url, max);
 	else if (cc != CURLE_OK)
 		rc = l3af_fail(err, cc == CURLE_OUT_OF_MEMORY ? L3AF_E_NOMEM : L3AF_E_IO,
-			       "GET %s: %s", url, ebuf[0] ? ebuf : curl_easy_strerror(cc));
+			       "GET %s: %s", url, ebuf[0] ? ebuf : lc.easy_strerror(cc));
 	if (rc != L3AF_OK) {
 		l3af_free(s.buf);
 		*http = 0;

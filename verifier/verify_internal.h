@@ -160,6 +160,10 @@ struct lv_log {
 	unsigned witnesses;        /* distinct trusted witnesses that verified */
 	bool has_age;
 	uint64_t age;
+	bool has_artifact_sha256;  /* artifact_sha256 computed (once per check) */
+	uint8_t artifact_sha256[32];
+	bool highest_known;        /* highest read from the state (under the lock) */
+	char highest[SIGNER_VERSION_MAX + 1];
 	char *fetched_bundle;      /* online: the text b points into */
 	char *fetched_consistency; /* online: the proof JSON */
 	size_t fetched_consistency_len;
