@@ -115,23 +115,37 @@ enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out
 /* ---- query parameters ---- */
 
 #define ARGS_MAX 5
+/* Longest query value kept: a platform is at most 128 bytes, a digest 64. */
+#define ARG_BYTES 256
 struct args {
 	const char *const *allowed; /* NULL-terminated */
 	const char *value[ARGS_MAX];
+	char buf[ARGS_MAX][ARG_BYTES];
 	bool bad;
 };
 
+/* The server keeps URLs escaped (tile paths must be checked as sent), so
+ * query values arrive escaped too: decode each with libmicrohttpd's own
+ * percent-decoder into a private copy ("linux%2Famd64" is "linux/amd64"). */
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 			      const char *value)
 {
 	struct args *a = cls;
 
+	(void)kind;
 	for (size_t i = 0; a->allowed[i]; i++) {
+		size_t len;
 		if (strcmp(a->allowed[i], key) != 0)
 			continue;
-		if (a->value[i] || !value)
-			a->bad = true; /* repeated, or without '=' */
-		a->value[i] = value;
+		if (a->value[i] || !value || (len = strlen(value)) >= ARG_BYTES) {
+			a->bad = true; /* repeated, without '=', or too long */
+			return MHD_YES;
+		}
+		memcpy(a->buf[i], value, len + 1);
+		len = MHD_http_unescape(a->buf[i]);
+		if (memchr(a->buf[i], '\0', len) || strlen(a->buf[i]) != len)
+			a->bad = true; /* an escaped NUL */
+		a->value[i] = a->buf[i];
 		return MHD_YES;
 	}
 	a->bad = true;

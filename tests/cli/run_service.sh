@@ -99,6 +99,12 @@ expect 0 "lookup by program digest" -- $L lookup --log "$U" --program "$prog"
 check "lookup by program finds it" -- test "$(json out '[e["index"] for e in d["entries"]]')" = "[$idx]"
 expect 0 "lookup --text" -- $L lookup --log "$U" --name ratelimiting --version 1.0.0 --platform linux/amd64 --text
 check "the table has the entry" -- grep -q "^$idx  *ratelimiting  *1\.0\.0  *linux/amd64  *acme  *$sha" out
+# Query values are percent-decoded: what a generic HTTP client sends.
+expect 0 "lookup with an escaped platform" -- curl -sf "$U/v1/lookup?name=ratelimiting&version=1.0.0&platform=linux%2Famd64"
+check "the escaped platform finds the entry" -- test "$(json out '[e["index"] for e in d["entries"]]')" = "[$idx]"
+expect 0 "lookup with an escaped name" -- curl -sf "$U/v1/lookup?name=ratelimitin%67"
+check "the escaped name finds the entry" -- test "$(json out '[e["index"] for e in d["entries"]]')" = "[$idx]"
+expect 22 "an escaped NUL is refused (400)" -- curl -sf "$U/v1/lookup?name=rate%00limiting"
 expect 0 "lookup of an unknown name" -- $L lookup --log "$U" --name nothing-here
 check "gives no entries" -- grep -qx '{"entries":\[\]}' out
 expect 2 "lookup needs one key" -- $L lookup --log "$U" --name a --sha256 "$sha"
