@@ -13,7 +13,7 @@ case "$mode" in
   *) echo "usage: $0 smoke|long [SECONDS]" >&2; exit 2 ;;
 esac
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DL3AF_FUZZ=ON -DCMAKE_C_COMPILER=clang >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_note fuzz_checkpoint fuzz_tile_path fuzz_proof fuzz_statement fuzz_elf fuzz_package fuzz_proof_text fuzz_bundle fuzz_entry fuzz_admin_request fuzz_tlogd_config
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_note fuzz_checkpoint fuzz_tile_path fuzz_proof fuzz_statement fuzz_elf fuzz_package fuzz_proof_text fuzz_bundle fuzz_entry fuzz_admin_request fuzz_tlogd_config fuzz_trust_policy fuzz_node_policy
 failed=0
 for bin in build-fuzz/tests/fuzz/fuzz_*; do
   name=${bin##*/fuzz_}

@@ -9,6 +9,7 @@ PACKAGES=(
   libssl-dev libsodium-dev libsqlite3-dev sqlite3
   libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
   libbpf-dev libelf-dev zlib1g-dev libarchive-dev
+  libzstd-dev liblzma-dev libbz2-dev nettle-dev
   libcmocka-dev curl golang-go golang-golang-x-mod-dev
 )
 

@@ -9,6 +9,9 @@
 
 #include "verify_internal.h"
 
+/* Clock skew allowed between a witness and this node, seconds. */
+#define LV_FUTURE_SKEW_S 300
+
 #define PROOF_JSON_MAX (16u << 10)
 
 static int64_t now_of(const struct l3af_verify_config *cfg)
@@ -66,6 +69,13 @@ static enum l3af_status checkpoint_facts(const struct l3af_verify_config *cfg, s
 		rc = lv_deny(r, "quorum",
 			     "%u trusted witness(es) cosigned checkpoint %llu; the policy's quorum "
 			     "is not met", lg->witnesses, (unsigned long long)lg->cp.size);
+	if (rc == L3AF_OK && lg->has_age && newest > (uint64_t)now_of(cfg) + LV_FUTURE_SKEW_S)
+		/* A cosignature from the future would make a checkpoint look
+		 * fresh for ever (a witness's clock, or a witness key misused). */
+		rc = lv_deny(r, "checkpoint_future",
+			     "a trusted cosignature is dated %llu s ahead of this node's clock "
+			     "(%d s allowed)", (unsigned long long)(newest - (uint64_t)now_of(cfg)),
+			     LV_FUTURE_SKEW_S);
 	if (rc == L3AF_OK && cfg->node.max_age) {
 		if (!lg->has_age)
 			rc = lv_deny(r, "checkpoint_age_unknown",

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "l3af_verify.h"
 
 enum { EXIT_USAGE = 2 };
@@ -278,6 +280,15 @@ int main(int argc, char **argv)
 	struct opts o;
 
 	memset(&o, 0, sizeof(o));
+	/* Offline, OpenSSL only hashes (SHA-256) and decodes keys: skip reading
+	 * the system's openssl.cnf, about 1-2 ms of a ~5 ms check process
+	 * (docs/benchmarks.md, verify). Online, libcurl's TLS keeps the system
+	 * configuration (its TLS policy). */
+	bool online = false;
+	for (int i = 2; i < argc; i++)
+		online = online || !strcmp(argv[i], "--log");
+	if (!online)
+		OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);

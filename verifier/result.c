@@ -25,6 +25,9 @@ struct l3af_verify_result *lv_result_new(void)
 }
 
 static enum l3af_status add(struct l3af_verify_result *r, bool undecided, const char *code,
+			    const char *fmt, va_list ap) L3AF_PRINTF(4, 0);
+
+static enum l3af_status add(struct l3af_verify_result *r, bool undecided, const char *code,
 			    const char *fmt, va_list ap)
 {
 	struct lv_reason *n;
