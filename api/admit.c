@@ -133,16 +133,16 @@ static bool check_package(const struct ebpf_policy *policy, struct api_admission
 	for (size_t i = 0; i < u->pkg->nfiles; i++) {
 		const struct ebpf_pkg_file *f = &u->pkg->files[i];
 		struct ebpf_object *obj = NULL;
-		char *facts = NULL;
 		if (f->kind != EBPF_KIND_BPF_ELF)
 			continue;
 		if (ebpf_inspect(f->data, f->size, f->path, &obj, &err) != L3AF_OK)
 			return refuse(v, 422, "invalid_package", "%s: %s", f->path, err.msg);
 		u->objs[u->nobjs++] = obj;
-		if (ebpf_object_to_json(obj, &facts, &err) != L3AF_OK)
-			return refuse(v, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "%s", err.msg);
-		json_array_append_new(u->objects, json_loads(facts, 0, NULL));
-		l3af_free(facts);
+		/* the facts as a tree (ebpf_object_to_json's text without the
+		 * dump and re-load) */
+		if (json_array_append_new(u->objects, ebpf_object_json(obj)) != 0)
+			return refuse(v, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+				      "%s: JSON: out of memory", f->path);
 	}
 	struct ebpf_pkg_facts facts = ebpf_pkg_facts_of(u->pkg);
 	if (ebpf_policy_check(policy, (const struct ebpf_object *const *)u->objs, u->nobjs,
@@ -198,7 +198,8 @@ bool api_admit_verify(struct api_admission *u, const struct signer_keyset *ks,
 
 	snprintf(u->cand.publisher, sizeof(u->cand.publisher), "%s", ks->publisher);
 	u->cand.keys_index = keys_index;
-	rc = signer_package_verify(&u->cand, ks, NULL, &err);
+	/* u->st was parsed from this envelope's payload (parse_envelope) */
+	rc = signer_package_verify_parsed(&u->cand, ks, &u->st, &err);
 	return rc == L3AF_OK || verify_refusal(rc, &err, v);
 }
 

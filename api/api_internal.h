@@ -24,6 +24,7 @@
 #define API_DEFAULT_WRITE_THREADS 16u         /* thread pool when data_dir is set */
 #define API_LOOKUP_MAX 1000                    /* rows in one lookup answer */
 #define API_MULTIPART_SLACK (64u * 1024)       /* multipart framing over the parts */
+#define API_ARTIFACT_MEM_MAX (256u * 1024)     /* artifacts up to this stay in memory */
 #define API_PROOF_CACHE_SLOTS 512u             /* tile trees in the proof cache (~8 MiB) */
 
 /* Response header sets (server.c). */
@@ -199,6 +200,7 @@ struct api_ticket {
 	 * checked submission), indexed without re-parsing the bytes */
 	bool has_parsed;
 	struct signer_entry parsed;
+	pthread_cond_t cv;         /* its waiters: done, then flushed */
 };
 
 /* A publisher's key set in force for new packages. index_known is false
@@ -308,9 +310,11 @@ bool api_admit(struct api_admission *u, const struct ebpf_policy *policy,
 	       size_t envelope_len, const uint8_t *art, uint64_t art_size,
 	       const char *artifact_name, char **entry, size_t *len, struct api_verdict *v);
 
-/* submit.c: the package checks of a complete submission. */
+/* submit.c: the package checks of a complete submission; the artifact is
+ * artifact_mem (not NULL) or else in the file artifact_fd. */
 enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
-				  const char *envelope, size_t envelope_len, int artifact_fd,
+				  const char *envelope, size_t envelope_len,
+				  const uint8_t *artifact_mem, int artifact_fd,
 				  uint64_t artifact_size, const char *artifact_name);
 
 #endif

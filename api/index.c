@@ -334,9 +334,15 @@ enum l3af_status api_index_lookup(struct api_index *ix, const char *by, const ch
 		"ORDER BY idx LIMIT ?4";
 	static const char by_name[] = COLS " WHERE name=?1 AND (?2 IS NULL OR version=?2) AND "
 		"(?3 IS NULL OR platform=?3) ORDER BY idx LIMIT ?4";
+	/* all three given (the uniqueness check of every submission): plain
+	 * equalities, so that SQLite searches packages_nvp on all of them
+	 * instead of scanning every version of the name */
+	static const char by_nvp[] =
+		COLS " WHERE name=?1 AND version=?2 AND platform=?3 ORDER BY idx LIMIT ?4";
 #undef COLS
 	const char *sql = !strcmp(by, "sha256")	   ? by_sha
 			  : !strcmp(by, "program") ? by_program
+			  : b && c		   ? by_nvp
 						   : by_name;
 	sqlite3_stmt *st = NULL;
 	enum l3af_status rc = L3AF_OK;

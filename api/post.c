@@ -3,8 +3,9 @@
  * body byte is read (411, 413, 415, 503), the admin JSON body in memory,
  * and the multipart/form-data of /v1/submit through libmicrohttpd's post
  * processor: part "envelope" in memory (at most 1 MiB), part "artifact"
- * streamed into an unnamed O_TMPFILE under DIR/tmp (at most
- * max_artifact_bytes; it disappears with its descriptor).
+ * in memory up to API_ARTIFACT_MEM_MAX bytes (the common, small package:
+ * no file to create), beyond that streamed into an unnamed O_TMPFILE under
+ * DIR/tmp (at most max_artifact_bytes; it disappears with its descriptor).
  */
 #define _GNU_SOURCE
 #include "api_internal.h"
@@ -32,7 +33,10 @@ struct api_post {
 	char *body;
 	size_t body_len;
 	bool have_env;
-	/* artifact part */
+	/* artifact part: in art_mem, or in the file fd once over
+	 * API_ARTIFACT_MEM_MAX */
+	uint8_t *art_mem;
+	size_t art_cap;
 	int fd;
 	bool have_art;
 	uint64_t art_size;
@@ -57,6 +61,7 @@ void api_post_free(struct api_post *p)
 		MHD_destroy_post_processor(p->pp);
 	if (p->fd >= 0)
 		close(p->fd);
+	l3af_free(p->art_mem);
 	l3af_free(p->body);
 	l3af_free(p);
 }
@@ -98,8 +103,6 @@ static bool write_all(int fd, const char *data, size_t n)
 
 static bool artifact_start(struct api_post *p, const char *filename)
 {
-	struct api_write *w = p->s->w;
-
 	if (!filename || !filename[0] || strlen(filename) > SIGNER_SUBJECT_NAME_MAX ||
 	    strchr(filename, '/')) {
 		post_refuse(p, MHD_HTTP_BAD_REQUEST, "bad_request",
@@ -107,6 +110,14 @@ static bool artifact_start(struct api_post *p, const char *filename)
 		return false;
 	}
 	snprintf(p->art_name, sizeof(p->art_name), "%s", filename);
+	return true;
+}
+
+/* The artifact outgrew memory: move it to an unnamed temporary file. */
+static bool artifact_spill(struct api_post *p)
+{
+	struct api_write *w = p->s->w;
+
 	p->fd = open(w->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (p->fd < 0) {
 		api_diag(p->s, "submit: O_TMPFILE in %s: %s", w->tmp, strerror(errno));
@@ -114,7 +125,49 @@ static bool artifact_start(struct api_post *p, const char *filename)
 			    "internal error; the operator has the details");
 		return false;
 	}
+	if (!write_all(p->fd, (const char *)p->art_mem, p->art_size)) {
+		api_diag(p->s, "submit: write to temporary file: %s", strerror(errno));
+		post_refuse(p, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+			    "the server is short of space; retry later");
+		return false;
+	}
+	l3af_free(p->art_mem);
+	p->art_mem = NULL;
+	p->art_cap = 0;
 	return true;
+}
+
+/* Append a chunk of the artifact (size checked by the caller). */
+static void artifact_add(struct api_post *p, const char *data, size_t size)
+{
+	if (p->fd < 0 && p->art_size + size <= API_ARTIFACT_MEM_MAX) {
+		if (p->art_size + size > p->art_cap) {
+			size_t cap = p->art_cap ? p->art_cap : 4096;
+			uint8_t *n;
+			while (cap < p->art_size + size)
+				cap *= 2;
+			n = l3af_realloc(p->art_mem, cap);
+			if (!n) {
+				post_refuse(p, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+					    "out of memory");
+				return;
+			}
+			p->art_mem = n;
+			p->art_cap = cap;
+		}
+		memcpy(p->art_mem + p->art_size, data, size);
+		p->art_size += size;
+		return;
+	}
+	if (p->fd < 0 && !artifact_spill(p))
+		return;
+	if (!write_all(p->fd, data, size)) {
+		api_diag(p->s, "submit: write to temporary file: %s", strerror(errno));
+		post_refuse(p, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+			    "the server is short of space; retry later");
+		return;
+	}
+	p->art_size += size;
 }
 
 /* MHD's post processor: called for each chunk of each part. */
@@ -160,13 +213,7 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 			    "the artifact is over the server's limit");
 		return MHD_YES;
 	}
-	if (!write_all(p->fd, data, size)) {
-		api_diag(p->s, "submit: write to temporary file: %s", strerror(errno));
-		post_refuse(p, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-			    "the server is short of space; retry later");
-		return MHD_YES;
-	}
-	p->art_size += size;
+	artifact_add(p, data, size);
 	return MHD_YES;
 dup:
 	post_refuse(p, MHD_HTTP_BAD_REQUEST, "bad_request", "a part appears twice");
@@ -265,6 +312,7 @@ enum MHD_Result api_post_finish(struct api_server *s, struct MHD_Connection *c,
 	if (!p->have_env || !p->have_art)
 		return api_refuse(s, c, MHD_HTTP_BAD_REQUEST, "bad_request",
 				  "a submission needs the parts envelope and artifact", NULL);
-	return api_submit_finish(s, c, p->body ? p->body : "", p->body_len, p->fd, p->art_size,
-				 p->art_name);
+	return api_submit_finish(s, c, p->body ? p->body : "", p->body_len,
+				 p->fd < 0 ? (p->art_mem ? p->art_mem : (const uint8_t *)"") : NULL,
+				 p->fd, p->art_size, p->art_name);
 }

@@ -214,7 +214,8 @@ static enum MHD_Result answer(struct api_server *s, struct MHD_Connection *c, bo
 }
 
 enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
-				  const char *envelope, size_t envelope_len, int artifact_fd,
+				  const char *envelope, size_t envelope_len,
+				  const uint8_t *artifact_mem, int artifact_fd,
 				  uint64_t artifact_size, const char *artifact_name)
 {
 	struct api_write *w = s->w;
@@ -225,9 +226,9 @@ enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c
 	uint8_t *art = NULL;
 	enum MHD_Result ret;
 
-	ok = read_artifact(artifact_fd, artifact_size, &art, &v) &&
-	     api_admit_check(&u, w->policy, envelope, envelope_len, art, artifact_size,
-			     artifact_name, &v);
+	ok = (artifact_mem || read_artifact(artifact_fd, artifact_size, &art, &v)) &&
+	     api_admit_check(&u, w->policy, envelope, envelope_len,
+			     artifact_mem ? artifact_mem : art, artifact_size, artifact_name, &v);
 	l3af_free(art);
 	if (ok) {
 		pthread_mutex_lock(&w->lock);

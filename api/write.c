@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CATCHUP_CHUNK 1000
@@ -100,6 +101,7 @@ static void ticket_unref(struct api_ticket *t)
 		return;
 	if (t->has_parsed)
 		signer_entry_clear(&t->parsed);
+	pthread_cond_destroy(&t->cv);
 	l3af_free(t->entry);
 	l3af_free(t);
 }
@@ -113,7 +115,8 @@ static void on_done(void *ctx, enum l3af_status rc, uint64_t index)
 	t->rc = rc;
 	t->index = index;
 	t->done = true;
-	pthread_cond_broadcast(&w->cv);
+	/* only this entry's waiters: one of them flushes (no herd per entry) */
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -130,10 +133,12 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
 	t->next = NULL;
 	t->refs = 2; /* the pending list and the caller */
 	t->has_parsed = false;
+	pthread_cond_init(&t->cv, NULL);
 	t->done = t->flushed = false;
 	t->t0_ns = l3af_now_ns();
 	t->entry = l3af_malloc(len);
 	if (!t->entry) {
+		pthread_cond_destroy(&t->cv);
 		l3af_free(t);
 		return l3af_fail(err, L3AF_E_NOMEM, "submit: out of memory");
 	}
@@ -142,6 +147,7 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
 	t->w = w;
 	rc = tlog_seq_submit(w->seq, (const uint8_t *)entry, len, on_done, t, err);
 	if (rc != L3AF_OK) {
+		pthread_cond_destroy(&t->cv);
 		l3af_free(t->entry);
 		l3af_free(t);
 		return rc;
@@ -209,6 +215,7 @@ static void flush(struct api_write *w)
 		if (t->rc == L3AF_OK)
 			api_metrics_integrated(w->s->metrics, l3af_now_ns() - t->t0_ns);
 		t->flushed = true;
+		pthread_cond_broadcast(&t->cv);
 		ticket_unref(t);
 	}
 	if (!w->head)
@@ -223,10 +230,20 @@ enum l3af_status api_write_wait(struct api_write *w, struct api_ticket *t, uint6
 	enum l3af_status rc;
 
 	while (!t->flushed) {
-		if (t->done && w->head && w->head->done)
+		if (t->done && w->head && w->head->done) {
 			flush(w);
-		else
-			pthread_cond_wait(&w->cv, &w->lock);
+		} else {
+			/* woken by on_done(t) or by the flush of t; the timeout is
+			 * only a safety net (entries complete in list order) */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&t->cv, &w->lock, &ts);
+		}
 	}
 	rc = t->rc;
 	*index = t->index;

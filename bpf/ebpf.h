@@ -217,6 +217,10 @@ void ebpf_object_free(struct ebpf_object *obj);
  */
 enum l3af_status ebpf_object_to_json(const struct ebpf_object *obj, char **json,
 				     struct l3af_err *err) L3AF_MUST_CHECK;
+struct json_t;
+/* The same facts as a jansson object (a new reference; NULL when out of
+ * memory), for callers that go on working on the tree. */
+struct json_t *ebpf_object_json(const struct ebpf_object *obj);
 
 /* The kernel's name of helper id ("bpf_map_lookup_elem"), or NULL if id is
  * 0 or beyond EBPF_HELPER_MAX_ID. Static string. */

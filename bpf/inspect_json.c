@@ -122,6 +122,11 @@ static json_t *object_json(const struct ebpf_object *obj)
 	return bad ? NULL : o;
 }
 
+json_t *ebpf_object_json(const struct ebpf_object *obj)
+{
+	return obj ? object_json(obj) : NULL;
+}
+
 enum l3af_status ebpf_object_to_json(const struct ebpf_object *obj, char **json,
 				     struct l3af_err *err)
 {

@@ -62,10 +62,10 @@ static enum l3af_status statement_match(const struct signer_package *pkg,
 	return predicate_match(pkg, st->predicate, err);
 }
 
-enum l3af_status signer_package_verify(const struct signer_package *pkg,
+static enum l3af_status package_verify(const struct signer_package *pkg,
 				       const struct signer_keyset *ks,
-				       struct signer_statement *st,
-				       struct l3af_err *err)
+				       const struct signer_statement *parsed,
+				       struct signer_statement *st, struct l3af_err *err)
 {
 	struct signer_dsse_result res = { .payload = NULL };
 	struct signer_statement got = { .predicate = NULL };
@@ -102,9 +102,11 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 		rc = l3af_fail(err, L3AF_E_INVALID,
 			       "signer: package verify: payloadType is not %s",
 			       SIGNER_INTOTO_PAYLOAD_TYPE);
-	if (rc == L3AF_OK)
+	if (rc == L3AF_OK && parsed)
+		rc = statement_match(pkg, parsed, err);
+	else if (rc == L3AF_OK)
 		rc = signer_statement_parse((const char *)res.payload, res.payload_len, &got, err);
-	if (rc == L3AF_OK)
+	if (rc == L3AF_OK && !parsed)
 		rc = statement_match(pkg, &got, err);
 	signer_dsse_result_clear(&res);
 	if (rc == L3AF_OK && st)
@@ -112,4 +114,22 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 	else
 		signer_statement_clear(&got);
 	return rc;
+}
+
+enum l3af_status signer_package_verify(const struct signer_package *pkg,
+				       const struct signer_keyset *ks,
+				       struct signer_statement *st,
+				       struct l3af_err *err)
+{
+	return package_verify(pkg, ks, NULL, st, err);
+}
+
+enum l3af_status signer_package_verify_parsed(const struct signer_package *pkg,
+					      const struct signer_keyset *ks,
+					      const struct signer_statement *parsed,
+					      struct l3af_err *err)
+{
+	if (!parsed)
+		return l3af_fail(err, L3AF_E_INVALID, "signer: package verify: missing argument");
+	return package_verify(pkg, ks, parsed, NULL, err);
 }

@@ -419,6 +419,14 @@ enum l3af_status signer_package_verify(const struct signer_package *pkg,
 				       const struct signer_keyset *ks,
 				       struct signer_statement *st,
 				       struct l3af_err *err) L3AF_MUST_CHECK;
+/* The same checks for a caller that already parsed the statement: parsed is
+ * signer_statement_parse of exactly the bytes of pkg->envelope's payload
+ * (as the log server does before it knows the key set), so the verified
+ * payload is not parsed a second time. */
+enum l3af_status signer_package_verify_parsed(const struct signer_package *pkg,
+					      const struct signer_keyset *ks,
+					      const struct signer_statement *parsed,
+					      struct l3af_err *err) L3AF_MUST_CHECK;
 
 /* An admin request (the payload of an admin envelope). */
 struct signer_admin_request {
