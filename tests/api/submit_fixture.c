@@ -115,6 +115,12 @@ char *fx_sign_package(const char *archive, const char *version,
 void fx_post_submit(CURL *h, const char *base, const char *env, const char *archive,
 		    struct reply *r)
 {
+	fx_post_submit_as(h, base, env, archive, NULL, r);
+}
+
+void fx_post_submit_as(CURL *h, const char *base, const char *env, const char *archive,
+		       const char *as_name, struct reply *r)
+{
 	char url[256];
 	curl_mime *mime = curl_mime_init(h);
 	curl_mimepart *part = curl_mime_addpart(mime);
@@ -124,7 +130,7 @@ void fx_post_submit(CURL *h, const char *base, const char *env, const char *arch
 	part = curl_mime_addpart(mime);
 	curl_mime_name(part, "artifact");
 	curl_mime_filedata(part, archive);
-	curl_mime_filename(part, strrchr(archive, '/') + 1);
+	curl_mime_filename(part, as_name ? as_name : strrchr(archive, '/') + 1);
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s/v1/submit", base);
 	curl_easy_reset(h);
@@ -320,10 +326,18 @@ char *fx_admin_request(const struct signer_privkey *key, const char *action,
 		       const char *publisher, uint64_t version, const char *ns,
 		       const struct signer_privkey *pub)
 {
+	int64_t now = time(NULL);
+
+	return fx_admin_request_at(key, action, publisher, version, ns, pub, now - 5, now + 300);
+}
+
+char *fx_admin_request_at(const struct signer_privkey *key, const char *action,
+			  const char *publisher, uint64_t version, const char *ns,
+			  const struct signer_privkey *pub, int64_t not_before, int64_t not_after)
+{
 	struct signer_admin_request req = {0};
 	struct l3af_err err = {0};
 	char *payload = NULL, *env = NULL;
-	int64_t now = time(NULL);
 	FILE *rnd = fopen("/dev/urandom", "rb");
 
 	assert_non_null(rnd);
@@ -331,8 +345,8 @@ char *fx_admin_request(const struct signer_privkey *key, const char *action,
 	fclose(rnd);
 	snprintf(req.action, sizeof(req.action), "%s", action);
 	snprintf(req.origin, sizeof(req.origin), "%s", FX_ORIGIN);
-	req.not_before = now - 5;
-	req.not_after = now + 300;
+	req.not_before = not_before;
+	req.not_after = not_after;
 	snprintf(req.params.publisher, sizeof(req.params.publisher), "%s", publisher);
 	req.params.version = version;
 	req.params.nnamespaces = 1;

@@ -49,6 +49,10 @@ char *fx_sign_package(const char *archive, const char *version,
 char *fx_admin_request(const struct signer_privkey *key, const char *action,
 		       const char *publisher, uint64_t version, const char *ns,
 		       const struct signer_privkey *pub);
+/* The same with an explicit validity window (expired and not-yet-valid tests). */
+char *fx_admin_request_at(const struct signer_privkey *key, const char *action,
+			  const char *publisher, uint64_t version, const char *ns,
+			  const struct signer_privkey *pub, int64_t not_before, int64_t not_after);
 /* Register publisher id (version 1); its publisher.keys index. */
 uint64_t fx_register(struct fx *f, const char *id, const char *ns,
 		     const struct signer_privkey *pub);
@@ -56,6 +60,9 @@ uint64_t fx_register(struct fx *f, const char *id, const char *ns,
 /* HTTP. These do not assert: safe on any thread (with its own handle). */
 void fx_post_submit(CURL *h, const char *base, const char *env, const char *archive,
 		    struct reply *r);
+/* The same, naming the artifact part as_name (NULL: the file's base name). */
+void fx_post_submit_as(CURL *h, const char *base, const char *env, const char *archive,
+		       const char *as_name, struct reply *r);
 void fx_post_json(CURL *h, const char *base, const char *path, const char *body,
 		  const char *ctype, struct reply *r);
 /* error.code of a JSON error body into buf ("(none)" if there is none). */

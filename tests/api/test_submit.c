@@ -18,310 +18,13 @@
 #include "api.h"
 #include "ebpf.h"
 #include "signer.h"
+#include "submit_fixture.h"
 
 #ifndef L3AF_BPF_OBJ_DIR
 #error "L3AF_BPF_OBJ_DIR must name the compiled test objects"
 #endif
 
-#define ORIGIN "l3af-tlog.test/submit"
-
-struct fx {
-	char *dir, *work;
-	struct tlog *log;
-	struct api_server *srv;
-	char base[64];
-	struct signer_privkey *admin, *acme, *other;
-	CURL *h;
-};
-
-/* ---- files and packages ---- */
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	struct l3af_err err = {0};
-
-	assert_int_equal(l3af_file_read(path, 256u << 20, &buf, len, &err), L3AF_OK);
-	return buf;
-}
-
-/* A package l3af_<name>.tar.gz holding obj (a file of L3AF_BPF_OBJ_DIR),
- * README.md and LICENSE; returns the archive path (malloc'd). */
-static char *make_package(struct fx *f, const char *name, const char *obj, const char *note)
-{
-	char *src = NULL, *out = NULL, *path = NULL, *objpath = NULL;
-	struct l3af_err err = {0};
-	size_t len = 0;
-	char *bytes;
-
-	assert_true(asprintf(&src, "%s/src-%s", f->work, name) > 0);
-	assert_int_equal(mkdir(src, 0755), 0);
-	assert_true(asprintf(&objpath, "%s/%s", L3AF_BPF_OBJ_DIR, obj) > 0);
-	bytes = read_all(objpath, &len);
-	assert_true(asprintf(&path, "%s/%s", src, obj) > 0);
-	write_file(path, bytes, len);
-	l3af_free(bytes);
-	free(path);
-	assert_true(asprintf(&path, "%s/README.md", src) > 0);
-	write_file(path, note, strlen(note));
-	free(path);
-	assert_true(asprintf(&path, "%s/LICENSE", src) > 0);
-	write_file(path, "GPL-2.0\n", 8);
-	free(path);
-	assert_true(asprintf(&out, "%s/l3af_%s.tar.gz", f->work, name) > 0);
-	assert_int_equal(ebpf_pkg_create(src, name, out, NULL, &err), L3AF_OK);
-	free(src);
-	free(objpath);
-	return out;
-}
-
-/* The signed envelope for archive (its statement names version/platform). */
-static char *sign_package(const char *archive, const char *version,
-			  const struct signer_privkey *key)
-{
-	struct l3af_err err = {0};
-	struct ebpf_pkg *pkg = NULL;
-	char *bytes, *manifest = NULL, *stmt = NULL, *env = NULL;
-	const char *base = strrchr(archive, '/') + 1;
-	size_t len = 0;
-	uint8_t sha[32];
-	json_t *progs = json_array();
-
-	bytes = read_all(archive, &len);
-	assert_int_equal(l3af_sha256(bytes, len, sha), L3AF_OK);
-	assert_int_equal(ebpf_pkg_read((const uint8_t *)bytes, len, &pkg, &err), L3AF_OK);
-	assert_int_equal(ebpf_pkg_manifest_json(pkg, &manifest, &err), L3AF_OK);
-	for (size_t i = 0; i < pkg->nfiles; i++) {
-		struct ebpf_object *o = NULL;
-		char *facts = NULL;
-		if (pkg->files[i].kind != EBPF_KIND_BPF_ELF)
-			continue;
-		assert_int_equal(ebpf_inspect(pkg->files[i].data, pkg->files[i].size,
-					      pkg->files[i].path, &o, &err), L3AF_OK);
-		assert_int_equal(ebpf_object_to_json(o, &facts, &err), L3AF_OK);
-		json_array_append_new(progs, json_loads(facts, 0, NULL));
-		l3af_free(facts);
-		ebpf_object_free(o);
-	}
-	json_t *pred = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:o}", "name", pkg->name,
-				 "version", version, "platform", "os", "linux", "arch", "amd64",
-				 "files", json_loads(manifest, 0, NULL), "programs", progs);
-	assert_non_null(pred);
-	assert_int_equal(signer_statement_build(base, sha, pred, &stmt, &err), L3AF_OK);
-	assert_int_equal(signer_dsse_sign(key, SIGNER_INTOTO_PAYLOAD_TYPE, (const uint8_t *)stmt,
-					  strlen(stmt), &env, &err),
-			 L3AF_OK);
-	json_decref(pred);
-	l3af_free(stmt);
-	l3af_free(manifest);
-	l3af_free(bytes);
-	ebpf_pkg_free(pkg);
-	return env;
-}
-
-/* ---- HTTP ---- */
-
-static void post_submit(CURL *h, const char *base, const char *env, const char *archive,
-			const char *as_name, struct reply *r)
-{
-	char url[256];
-	curl_mime *mime = curl_mime_init(h);
-	curl_mimepart *part = curl_mime_addpart(mime);
-
-	curl_mime_name(part, "envelope");
-	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "artifact");
-	curl_mime_filedata(part, archive);
-	curl_mime_filename(part, as_name ? as_name : strrchr(archive, '/') + 1);
-	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "%s/v1/submit", base);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hu_on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	r->curl = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_mime_free(mime);
-	curl_easy_reset(h);
-}
-
-static void post_json(CURL *h, const char *base, const char *path, const char *body,
-		      const char *ctype, struct reply *r)
-{
-	char url[256], hdr[128];
-	struct curl_slist *hs = NULL;
-
-	snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
-	hs = curl_slist_append(hs, hdr);
-	memset(r, 0, sizeof(*r));
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hu_on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-	r->curl = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	curl_slist_free_all(hs);
-	curl_easy_reset(h);
-}
-
-static json_t *reply_json(const struct reply *r)
-{
-	json_t *j = json_loadb((const char *)r->body, r->len, JSON_REJECT_DUPLICATES, NULL);
-
-	assert_non_null(j);
-	return j;
-}
-
-static const char *error_code(const struct reply *r, char buf[64])
-{
-	json_t *j = json_loadb((const char *)r->body, r->len, 0, NULL);
-	const char *c = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
-
-	snprintf(buf, 64, "%s", c ? c : "(none)");
-	json_decref(j);
-	return buf;
-}
-
-/* ---- fixture ---- */
-
-static void server_start(struct fx *f)
-{
-	struct api_config cfg = {.listen = "127.0.0.1:0", .data_dir = f->dir};
-	struct l3af_err err = {0};
-
-	assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
-	if (api_server_start(f->log, &cfg, &f->srv, &err) != L3AF_OK)
-		fail_msg("api_server_start: %s", err.msg);
-	snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", api_server_port(f->srv));
-}
-
-static void server_stop(struct fx *f)
-{
-	api_server_stop(f->srv);
-	tlog_close(f->log);
-	f->srv = NULL;
-	f->log = NULL;
-}
-
-/* A log whose entry 0 is the admin.root of f->admin, and a running server. */
-static void fx_setup(struct fx *f)
-{
-	struct l3af_err err = {0};
-	struct signer_admin_root root = {.version = 1, .threshold = 1, .nadmins = 1};
-	char *entry = NULL;
-	size_t len = 0;
-	uint64_t idx = 99;
-
-	memset(f, 0, sizeof(*f));
-	f->dir = tu_tempdir("submit");
-	f->work = tu_tempdir("submit-work");
-	assert_int_equal(signer_privkey_generate(SIGNER_ALG_ED25519, &f->admin, &err), L3AF_OK);
-	assert_int_equal(signer_privkey_generate(SIGNER_ALG_ED25519, &f->acme, &err), L3AF_OK);
-	assert_int_equal(signer_privkey_generate(SIGNER_ALG_ECDSA_P256, &f->other, &err), L3AF_OK);
-	assert_int_equal(tlog_create(f->dir, ORIGIN, &err), L3AF_OK);
-	snprintf(root.origin, sizeof(root.origin), "%s", ORIGIN);
-	root.admins[0] = *signer_privkey_pubkey(f->admin);
-	assert_int_equal(signer_entry_admin_root(&root, &entry, &len, &err), L3AF_OK);
-	assert_int_equal(tlog_open(f->dir, TLOG_OPEN_WRITER, &f->log, &err), L3AF_OK);
-	assert_int_equal(tlog_append(f->log, &(struct tlog_entry){(uint8_t *)entry, len}, 1, &idx,
-				     &err),
-			 L3AF_OK);
-	assert_int_equal(idx, 0);
-	tlog_close(f->log);
-	f->log = NULL;
-	l3af_free(entry);
-	server_start(f);
-	f->h = curl_easy_init();
-	assert_non_null(f->h);
-}
-
-static void fx_teardown(struct fx *f)
-{
-	struct l3af_err err = {0};
-
-	server_stop(f);
-	assert_int_equal(tlog_fsck(f->dir, NULL, NULL, &err), L3AF_OK);
-	curl_easy_cleanup(f->h);
-	signer_privkey_free(f->admin);
-	signer_privkey_free(f->acme);
-	signer_privkey_free(f->other);
-	tu_rmtree(f->dir);
-	tu_rmtree(f->work);
-}
-
-/* An admin request envelope (signed by key) for publisher with pub's key. */
-static char *admin_request(const struct fx *f, const struct signer_privkey *key,
-			   const char *action, const char *publisher, uint64_t version,
-			   const char *ns, const struct signer_privkey *pub, int64_t not_before,
-			   int64_t not_after)
-{
-	struct signer_admin_request req = {0};
-	struct l3af_err err = {0};
-	char *payload = NULL, *env = NULL;
-	FILE *rnd = fopen("/dev/urandom", "rb");
-
-	assert_non_null(rnd);
-	assert_int_equal(fread(req.nonce, 1, 16, rnd), 16);
-	fclose(rnd);
-	snprintf(req.action, sizeof(req.action), "%s", action);
-	snprintf(req.origin, sizeof(req.origin), "%s", ORIGIN);
-	req.not_before = not_before;
-	req.not_after = not_after;
-	snprintf(req.params.publisher, sizeof(req.params.publisher), "%s", publisher);
-	req.params.version = version;
-	req.params.nnamespaces = 1;
-	snprintf(req.params.namespaces[0], sizeof(req.params.namespaces[0]), "%s", ns);
-	req.params.threshold = 1;
-	req.params.nkeys = 1;
-	req.params.keys[0] = *signer_privkey_pubkey(pub);
-	assert_int_equal(signer_admin_request_build(&req, &payload, &err), L3AF_OK);
-	assert_int_equal(signer_dsse_sign(key, SIGNER_ADMIN_PAYLOAD_TYPE, (const uint8_t *)payload,
-					  strlen(payload), &env, &err),
-			 L3AF_OK);
-	l3af_free(payload);
-	(void)f;
-	return env;
-}
-
-static uint64_t register_publisher(struct fx *f, const char *id, const char *ns,
-				   const struct signer_privkey *pub)
-{
-	int64_t now = time(NULL);
-	char *env = admin_request(f, f->admin, "publisher.register", id, 1, ns, pub, now - 5,
-				  now + 300);
-	struct reply r;
-	json_t *j;
-	uint64_t idx;
-
-	post_json(f->h, f->base, "/v1/admin", env, "application/json", &r);
-	if (r.status != 200)
-		fail_msg("register %s: %ld %s", id, r.status, r.body);
-	j = reply_json(&r);
-	assert_string_equal(json_string_value(json_object_get(j, "publisher")), id);
-	assert_int_equal(json_integer_value(json_object_get(j, "version")), 1);
-	idx = (uint64_t)json_integer_value(json_object_get(j, "index"));
-	json_decref(j);
-	reply_free(&r);
-	l3af_free(env);
-	return idx;
-}
+/* ---- checks of answers ---- */
 
 /* Parse and verify a bundle with the log's key; returns the entry index. */
 static uint64_t verify_bundle(const struct fx *f, const char *text, size_t len,
@@ -337,7 +40,7 @@ static uint64_t verify_bundle(const struct fx *f, const char *text, size_t len,
 	uint64_t idx;
 
 	assert_true(asprintf(&path, "%s/log.vkey", f->dir) > 0);
-	vtext = read_all(path, &vlen);
+	vtext = fx_read_all(path, &vlen);
 	while (vlen && vtext[vlen - 1] == '\n')
 		vlen--;
 	assert_int_equal(signer_vkey_parse(vtext, vlen, &vk, &err), L3AF_OK);
@@ -362,13 +65,6 @@ static uint64_t tree_size(struct fx *f)
 	return tlog_size(f->log);
 }
 
-static void get_ok(struct fx *f, const char *path, struct reply *r)
-{
-	http_get(f->h, f->base, path, r);
-	if (r->status != 200)
-		fail_msg("GET %s: %ld %s", path, r->status, r->body);
-}
-
 static size_t lookup_count(struct fx *f, const char *query, uint64_t want_index)
 {
 	struct reply r;
@@ -377,8 +73,8 @@ static size_t lookup_count(struct fx *f, const char *query, uint64_t want_index)
 	size_t i, n, hit = 0;
 
 	snprintf(path, sizeof(path), "/v1/lookup?%s", query);
-	get_ok(f, path, &r);
-	j = reply_json(&r);
+	fx_get_ok(f, path, &r);
+	j = fx_reply_json(&r);
 	n = json_array_size(json_object_get(j, "entries"));
 	json_array_foreach(json_object_get(j, "entries"), i, e)
 		hit += (uint64_t)json_integer_value(json_object_get(e, "index")) == want_index;
@@ -386,14 +82,6 @@ static size_t lookup_count(struct fx *f, const char *query, uint64_t want_index)
 	json_decref(j);
 	reply_free(&r);
 	return n;
-}
-
-static void expect_refusal(struct fx *f, const struct reply *r, long status, const char *code)
-{
-	char buf[64];
-
-	if (r->status != status || strcmp(error_code(r, buf), code) != 0)
-		fail_msg("want %ld %s, got %ld %s", status, code, r->status, r->body);
 }
 
 /* ---- the tests ---- */
@@ -410,15 +98,15 @@ static void test_submit_end_to_end(void **state)
 	uint8_t sha[32];
 
 	(void)state;
-	fx_setup(&f);
-	keys_idx = register_publisher(&f, "acme", "acme-*", f.acme);
+	fx_setup(&f, NULL);
+	keys_idx = fx_register(&f, "acme", "acme-*", f.acme);
 	assert_int_equal(keys_idx, 1);
-	pkg = make_package(&f, "acme-xdp", "xdp_tail.bpf.o", "# acme xdp\n");
-	env = sign_package(pkg, "1.0.0", f.acme);
-	post_submit(f.h, f.base, env, pkg, NULL, &r);
+	pkg = fx_make_package(&f, "acme-xdp", "xdp_tail.bpf.o", "# acme xdp\n");
+	env = fx_sign_package(pkg, "1.0.0", f.acme);
+	fx_post_submit_as(f.h, f.base, env, pkg, NULL, &r);
 	if (r.status != 200)
 		fail_msg("submit: %ld %s", r.status, r.body);
-	j = reply_json(&r);
+	j = fx_reply_json(&r);
 	idx = (uint64_t)json_integer_value(json_object_get(j, "index"));
 	assert_int_equal(idx, 2);
 	assert_false(json_boolean_value(json_object_get(j, "existing")));
@@ -429,15 +117,15 @@ static void test_submit_end_to_end(void **state)
 
 	/* bundle, entry, lookups */
 	snprintf(path, sizeof(path), "/v1/bundle/%llu", (unsigned long long)idx);
-	get_ok(&f, path, &r);
+	fx_get_ok(&f, path, &r);
 	assert_int_equal(verify_bundle(&f, (char *)r.body, r.len, true), idx);
 	reply_free(&r);
-	bytes = read_all(pkg, &len);
+	bytes = fx_read_all(pkg, &len);
 	assert_int_equal(l3af_sha256(bytes, len, sha), L3AF_OK);
 	l3af_hex_encode(hex, sha, 32);
 	l3af_free(bytes);
 	snprintf(path, sizeof(path), "/v1/bundle/sha256/%s", hex);
-	get_ok(&f, path, &r);
+	fx_get_ok(&f, path, &r);
 	assert_int_equal(verify_bundle(&f, (char *)r.body, r.len, true), idx);
 	reply_free(&r);
 	assert_int_equal(lookup_count(&f, "name=acme-xdp", idx), 1);
@@ -451,7 +139,7 @@ static void test_submit_end_to_end(void **state)
 		char *objp = NULL, *ob;
 		size_t olen = 0;
 		assert_true(asprintf(&objp, "%s/xdp_tail.bpf.o", L3AF_BPF_OBJ_DIR) > 0);
-		ob = read_all(objp, &olen);
+		ob = fx_read_all(objp, &olen);
 		assert_int_equal(ebpf_inspect((uint8_t *)ob, olen, "x", &o, &err), L3AF_OK);
 		l3af_hex_encode(hex, o->progs[0].insns_sha256, 32);
 		snprintf(path, sizeof(path), "program=%s", hex);
@@ -461,7 +149,7 @@ static void test_submit_end_to_end(void **state)
 		free(objp);
 	}
 	snprintf(path, sizeof(path), "/v1/entry/%llu", (unsigned long long)idx);
-	get_ok(&f, path, &r);
+	fx_get_ok(&f, path, &r);
 	{
 		uint8_t *stored = NULL;
 		size_t slen = 0;
@@ -471,21 +159,21 @@ static void test_submit_end_to_end(void **state)
 		l3af_free(stored);
 	}
 	reply_free(&r);
-	get_ok(&f, "/v1/publishers/acme", &r);
-	j = reply_json(&r);
+	fx_get_ok(&f, "/v1/publishers/acme", &r);
+	j = fx_reply_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(j, "index")), keys_idx);
 	json_decref(j);
 	reply_free(&r);
-	get_ok(&f, "/v1/proof/inclusion?index=1&size=3", &r);
+	fx_get_ok(&f, "/v1/proof/inclusion?index=1&size=3", &r);
 	reply_free(&r);
-	get_ok(&f, "/v1/proof/consistency?old=1&new=3", &r);
+	fx_get_ok(&f, "/v1/proof/consistency?old=1&new=3", &r);
 	reply_free(&r);
 
 	/* the same submission again: the same entry */
 	size = tree_size(&f);
-	post_submit(f.h, f.base, env, pkg, NULL, &r);
+	fx_post_submit_as(f.h, f.base, env, pkg, NULL, &r);
 	assert_int_equal(r.status, 200);
-	j = reply_json(&r);
+	j = fx_reply_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(j, "index")), idx);
 	assert_true(json_boolean_value(json_object_get(j, "existing")));
 	json_decref(j);
@@ -493,15 +181,15 @@ static void test_submit_end_to_end(void **state)
 	assert_int_equal(tree_size(&f), size);
 
 	/* across a restart, and with index.db deleted (rebuilt) */
-	server_stop(&f);
+	fx_server_stop(&f);
 	snprintf(path, sizeof(path), "%s/index.db", f.dir);
 	assert_int_equal(unlink(path), 0);
 	snprintf(path, sizeof(path), "%s/index.db-wal", f.dir);
 	unlink(path);
-	server_start(&f);
-	post_submit(f.h, f.base, env, pkg, NULL, &r);
+	fx_server_start(&f);
+	fx_post_submit_as(f.h, f.base, env, pkg, NULL, &r);
 	assert_int_equal(r.status, 200);
-	j = reply_json(&r);
+	j = fx_reply_json(&r);
 	assert_int_equal(json_integer_value(json_object_get(j, "index")), idx);
 	assert_true(json_boolean_value(json_object_get(j, "existing")));
 	json_decref(j);
@@ -510,7 +198,7 @@ static void test_submit_end_to_end(void **state)
 	assert_int_equal(tree_size(&f), size);
 
 	/* metrics */
-	get_ok(&f, "/metrics", &r);
+	fx_get_ok(&f, "/metrics", &r);
 	assert_non_null(strstr((char *)r.body, "l3af_tree_size 3\n"));
 	assert_non_null(strstr((char *)r.body, "l3af_requests_total{route=\"/v1/submit\",status=\"200\"}"));
 	reply_free(&r);
@@ -533,11 +221,11 @@ static void snap_take(struct fx *f, struct snap *s)
 	json_t *j;
 
 	s->size = tree_size(f);
-	get_ok(f, "/checkpoint", &r);
+	fx_get_ok(f, "/checkpoint", &r);
 	s->checkpoint = strdup((char *)r.body);
 	reply_free(&r);
-	get_ok(f, "/v1/lookup?name=acme-xdp", &r);
-	j = reply_json(&r);
+	fx_get_ok(f, "/v1/lookup?name=acme-xdp", &r);
+	j = fx_reply_json(&r);
 	s->rows = json_array_size(json_object_get(j, "entries"));
 	json_decref(j);
 	reply_free(&r);
@@ -563,41 +251,41 @@ static void test_refusals(void **state)
 	int64_t now = time(NULL);
 
 	(void)state;
-	fx_setup(&f);
-	register_publisher(&f, "acme", "acme-*", f.acme);
-	register_publisher(&f, "other", "other-*", f.other);
-	pkg = make_package(&f, "acme-xdp", "xdp_tail.bpf.o", "# v1\n");
-	env = sign_package(pkg, "1.0.0", f.acme);
-	post_submit(f.h, f.base, env, pkg, NULL, &r);
+	fx_setup(&f, NULL);
+	fx_register(&f, "acme", "acme-*", f.acme);
+	fx_register(&f, "other", "other-*", f.other);
+	pkg = fx_make_package(&f, "acme-xdp", "xdp_tail.bpf.o", "# v1\n");
+	env = fx_sign_package(pkg, "1.0.0", f.acme);
+	fx_post_submit_as(f.h, f.base, env, pkg, NULL, &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	snap_take(&f, &s);
 
 	/* another publisher's key */
-	env_other = sign_package(pkg, "1.0.1", f.other);
-	post_submit(f.h, f.base, env_other, pkg, NULL, &r);
-	expect_refusal(&f, &r, 403, "signature");
+	env_other = fx_sign_package(pkg, "1.0.1", f.other);
+	fx_post_submit_as(f.h, f.base, env_other, pkg, NULL, &r);
+	fx_expect_refusal(&r, 403, "signature");
 	reply_free(&r);
 	/* an unknown key */
 	{
 		struct signer_privkey *k = NULL;
 		assert_int_equal(signer_privkey_generate(SIGNER_ALG_ED25519, &k, NULL), L3AF_OK);
-		char *e = sign_package(pkg, "1.0.2", k);
-		post_submit(f.h, f.base, e, pkg, NULL, &r);
-		expect_refusal(&f, &r, 403, "signature");
+		char *e = fx_sign_package(pkg, "1.0.2", k);
+		fx_post_submit_as(f.h, f.base, e, pkg, NULL, &r);
+		fx_expect_refusal(&r, 403, "signature");
 		reply_free(&r);
 		l3af_free(e);
 		signer_privkey_free(k);
 	}
 	/* outside the namespace: acme signs a package named other-x */
-	pkg2 = make_package(&f, "zeta-x", "tc_count.bpf.o", "# zeta\n");
-	env2 = sign_package(pkg2, "1.0.0", f.acme);
-	post_submit(f.h, f.base, env2, pkg2, NULL, &r);
-	expect_refusal(&f, &r, 403, "namespace");
+	pkg2 = fx_make_package(&f, "zeta-x", "tc_count.bpf.o", "# zeta\n");
+	env2 = fx_sign_package(pkg2, "1.0.0", f.acme);
+	fx_post_submit_as(f.h, f.base, env2, pkg2, NULL, &r);
+	fx_expect_refusal(&r, 403, "namespace");
 	reply_free(&r);
 	/* a second digest for a used version */
 	{
-		char *p3 = make_package(&f, "acme-xdp2", "tc_count.bpf.o", "# other\n");
+		char *p3 = fx_make_package(&f, "acme-xdp2", "tc_count.bpf.o", "# other\n");
 		/* same name acme-xdp needs another archive: rename the folder */
 		char *src = NULL, *out = NULL;
 		struct l3af_err err = {0};
@@ -607,41 +295,41 @@ static void test_refusals(void **state)
 		assert_true(asprintf(&d, "%s/v2", f.work) > 0);
 		assert_int_equal(mkdir(d, 0755), 0);
 		assert_int_equal(ebpf_pkg_create(src, "acme-xdp", out, NULL, &err), L3AF_OK);
-		char *e = sign_package(out, "1.0.0", f.acme);
-		post_submit(f.h, f.base, e, out, NULL, &r);
-		expect_refusal(&f, &r, 409, "conflict");
+		char *e = fx_sign_package(out, "1.0.0", f.acme);
+		fx_post_submit_as(f.h, f.base, e, out, NULL, &r);
+		fx_expect_refusal(&r, 409, "conflict");
 		reply_free(&r);
 		/* artifact not the subject: the envelope of pkg with this archive */
-		post_submit(f.h, f.base, env, out, NULL, &r);
-		expect_refusal(&f, &r, 422, "digest_mismatch");
+		fx_post_submit_as(f.h, f.base, env, out, NULL, &r);
+		fx_expect_refusal(&r, 422, "digest_mismatch");
 		reply_free(&r);
 		l3af_free(e);
 		free(src), free(out), free(d), free(p3);
 	}
 	/* policy: bpf_probe_write_user is denied by default */
-	pkgw = make_package(&f, "acme-wu", "write_user.bpf.o", "# wu\n");
-	envw = sign_package(pkgw, "1.0.0", f.acme);
-	post_submit(f.h, f.base, envw, pkgw, NULL, &r);
-	expect_refusal(&f, &r, 422, "policy");
+	pkgw = fx_make_package(&f, "acme-wu", "write_user.bpf.o", "# wu\n");
+	envw = fx_sign_package(pkgw, "1.0.0", f.acme);
+	fx_post_submit_as(f.h, f.base, envw, pkgw, NULL, &r);
+	fx_expect_refusal(&r, 422, "policy");
 	{
-		json_t *j = reply_json(&r);
+		json_t *j = fx_reply_json(&r);
 		json_t *v = json_array_get(json_object_get(j, "violations"), 0);
 		assert_string_equal(json_string_value(json_object_get(v, "rule")), "denied_helpers");
 		json_decref(j);
 	}
 	reply_free(&r);
 	/* malformed and duplicate-key JSON */
-	post_submit(f.h, f.base, "{\"payload\":", pkg, NULL, &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_post_submit_as(f.h, f.base, "{\"payload\":", pkg, NULL, &r);
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
-	post_submit(f.h, f.base, "{\"payload\":\"\",\"payload\":\"\"}", pkg, NULL, &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_post_submit_as(f.h, f.base, "{\"payload\":\"\",\"payload\":\"\"}", pkg, NULL, &r);
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
-	post_json(f.h, f.base, "/v1/admin", "{\"a\":1,\"a\":2}", "application/json", &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_post_json(f.h, f.base, "/v1/admin", "{\"a\":1,\"a\":2}", "application/json", &r);
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
-	post_json(f.h, f.base, "/v1/admin", "{}", "text/plain", &r);
-	expect_refusal(&f, &r, 415, "unsupported_media_type");
+	fx_post_json(f.h, f.base, "/v1/admin", "{}", "text/plain", &r);
+	fx_expect_refusal(&r, 415, "unsupported_media_type");
 	reply_free(&r);
 	/* oversized envelope part */
 	{
@@ -649,70 +337,70 @@ static void test_refusals(void **state)
 		char *e = malloc(big + 1);
 		memset(e, ' ', big);
 		e[big] = '\0';
-		post_submit(f.h, f.base, e, pkg, NULL, &r);
-		expect_refusal(&f, &r, 413, "too_large");
+		fx_post_submit_as(f.h, f.base, e, pkg, NULL, &r);
+		fx_expect_refusal(&r, 413, "too_large");
 		reply_free(&r);
 		free(e);
 	}
 	/* routes and methods */
 	http_get(f.h, f.base, "/v1/nothing", &r);
-	expect_refusal(&f, &r, 404, "not_found");
+	fx_expect_refusal(&r, 404, "not_found");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/submit", &r);
-	expect_refusal(&f, &r, 405, "method_not_allowed");
+	fx_expect_refusal(&r, 405, "method_not_allowed");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/entry/999", &r);
-	expect_refusal(&f, &r, 404, "not_found");
+	fx_expect_refusal(&r, 404, "not_found");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/bundle/999", &r);
-	expect_refusal(&f, &r, 404, "not_found");
+	fx_expect_refusal(&r, 404, "not_found");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/entry/01", &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/proof/inclusion?index=5&size=4", &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/proof/consistency?old=0&new=1", &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/lookup?name=acme-xdp&evil=1", &r);
-	expect_refusal(&f, &r, 400, "bad_request");
+	fx_expect_refusal(&r, 400, "bad_request");
 	reply_free(&r);
 	http_get(f.h, f.base, "/tile/entries/../000", &r);
 	assert_int_equal(r.status, 400);
 	reply_free(&r);
 	http_get(f.h, f.base, "/v1/publishers/nobody", &r);
-	expect_refusal(&f, &r, 404, "not_found");
+	fx_expect_refusal(&r, 404, "not_found");
 	reply_free(&r);
 	/* admin: replay, expired, wrong key */
-	adm = admin_request(&f, f.admin, "publisher.register", "third", 1, "third-*", f.acme,
+	adm = fx_admin_request_at(f.admin, "publisher.register", "third", 1, "third-*", f.acme,
 			    now - 5, now + 300);
-	post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
+	fx_post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	free(s.checkpoint);
 	snap_take(&f, &s);
-	post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
-	expect_refusal(&f, &r, 409, "replay");
+	fx_post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
+	fx_expect_refusal(&r, 409, "replay");
 	reply_free(&r);
 	l3af_free(adm);
-	adm = admin_request(&f, f.admin, "publisher.register", "fourth", 1, "f-*", f.acme,
+	adm = fx_admin_request_at(f.admin, "publisher.register", "fourth", 1, "f-*", f.acme,
 			    now - 900, now - 400);
-	post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
-	expect_refusal(&f, &r, 403, "expired");
+	fx_post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
+	fx_expect_refusal(&r, 403, "expired");
 	reply_free(&r);
 	l3af_free(adm);
-	adm = admin_request(&f, f.acme, "publisher.register", "fifth", 1, "f-*", f.acme, now - 5,
+	adm = fx_admin_request_at(f.acme, "publisher.register", "fifth", 1, "f-*", f.acme, now - 5,
 			    now + 300);
-	post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
-	expect_refusal(&f, &r, 403, "admin_signature");
+	fx_post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
+	fx_expect_refusal(&r, 403, "admin_signature");
 	reply_free(&r);
 	l3af_free(adm);
-	adm = admin_request(&f, f.admin, "publisher.register", "acme", 1, "x-*", f.acme, now - 5,
+	adm = fx_admin_request_at(f.admin, "publisher.register", "acme", 1, "x-*", f.acme, now - 5,
 			    now + 300);
-	post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
-	expect_refusal(&f, &r, 409, "conflict");
+	fx_post_json(f.h, f.base, "/v1/admin", adm, "application/json", &r);
+	fx_expect_refusal(&r, 409, "conflict");
 	reply_free(&r);
 	l3af_free(adm);
 	snap_same(&f, &s);
@@ -763,8 +451,8 @@ static void test_content_length(void **state)
 			    "Content-Length: 500\r\n\r\n--b\r\nContent-Disp";
 
 	(void)state;
-	fx_setup(&f);
-	register_publisher(&f, "acme", "acme-*", f.acme);
+	fx_setup(&f, NULL);
+	fx_register(&f, "acme", "acme-*", f.acme);
 	snap_take(&f, &s);
 	assert_int_equal(raw_status(&f, no_len, strlen(no_len)), 411);
 	assert_int_equal(raw_status(&f, huge, strlen(huge)), 413);
@@ -789,13 +477,13 @@ static void test_genesis(void **state)
 	uint64_t idx;
 
 	(void)state;
-	assert_int_equal(tlog_create(dir, ORIGIN, &err), L3AF_OK);
+	assert_int_equal(tlog_create(dir, FX_ORIGIN, &err), L3AF_OK);
 	assert_int_equal(tlog_open(dir, TLOG_OPEN_WRITER, &log, &err), L3AF_OK);
 	assert_int_equal(api_server_start(log, &cfg, &srv, &err), L3AF_OK);
 	f.h = curl_easy_init();
 	snprintf(f.base, sizeof(f.base), "http://127.0.0.1:%u", api_server_port(srv));
-	post_json(f.h, f.base, "/v1/admin", "{}", "application/json", &r);
-	expect_refusal(&f, &r, 503, "no_admin_root");
+	fx_post_json(f.h, f.base, "/v1/admin", "{}", "application/json", &r);
+	fx_expect_refusal(&r, 503, "no_admin_root");
 	reply_free(&r);
 	api_server_stop(srv);
 	assert_int_equal(tlog_append(log, &(struct tlog_entry){(const uint8_t *)"{}", 2}, 1, &idx,
@@ -808,8 +496,8 @@ static void test_genesis(void **state)
 	cfg.data_dir = NULL;
 	assert_int_equal(api_server_start(log, &cfg, &srv, &err), L3AF_OK);
 	snprintf(f.base, sizeof(f.base), "http://127.0.0.1:%u", api_server_port(srv));
-	post_json(f.h, f.base, "/v1/admin", "{}", "application/json", &r);
-	expect_refusal(&f, &r, 404, "not_found");
+	fx_post_json(f.h, f.base, "/v1/admin", "{}", "application/json", &r);
+	fx_expect_refusal(&r, 404, "not_found");
 	reply_free(&r);
 	api_server_stop(srv);
 	tlog_close(log);
@@ -833,7 +521,7 @@ static void *worker_main(void *arg)
 	CURL *h = curl_easy_init();
 	struct reply r;
 
-	post_submit(h, w->f->base, w->env, w->pkg, NULL, &r);
+	fx_post_submit_as(h, w->f->base, w->env, w->pkg, NULL, &r);
 	w->status = r.status;
 	if (r.status == 200) {
 		json_t *j = json_loadb((char *)r.body, r.len, 0, NULL);
@@ -859,13 +547,13 @@ static void test_concurrent_submissions(void **state)
 	char name[32];
 
 	(void)state;
-	fx_setup(&f);
-	register_publisher(&f, "acme", "acme-*", f.acme);
+	fx_setup(&f, NULL);
+	fx_register(&f, "acme", "acme-*", f.acme);
 	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "acme-p%d", i);
 		w[i] = (struct worker){.f = &f};
-		w[i].pkg = make_package(&f, name, i % 2 ? "tc_count.bpf.o" : "xdp_tail.bpf.o", name);
-		w[i].env = sign_package(w[i].pkg, "2.0.0", f.acme);
+		w[i].pkg = fx_make_package(&f, name, i % 2 ? "tc_count.bpf.o" : "xdp_tail.bpf.o", name);
+		w[i].env = fx_sign_package(w[i].pkg, "2.0.0", f.acme);
 	}
 	for (int i = 0; i < N; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
