@@ -2,6 +2,9 @@
 # Install what l3af-tlog needs on Debian 12, only if something is missing.
 # Run as root (or with sudo available). Idempotent: a machine that has
 # everything makes no network call.
+#   scripts/install-deps.sh           what building, running and testing need
+#   scripts/install-deps.sh --bench   also nginx and wrk, the baselines of
+#                                     `l3af-tlog bench read` (docs/benchmarks.md)
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +15,11 @@ PACKAGES=(
   libzstd-dev liblzma-dev libbz2-dev nettle-dev
   libcmocka-dev curl golang-go golang-golang-x-mod-dev
 )
+case "${1:-}" in
+  "") ;;
+  --bench) PACKAGES+=(nginx-light wrk) ;;
+  *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
