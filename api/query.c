@@ -190,24 +190,61 @@ static enum MHD_Result serve_bundle(struct api_server *s, struct MHD_Connection 
 	return api_send_owned(c, MHD_HTTP_OK, &API_KIND_TEXT, text, len);
 }
 
+/* GET /v1/bundle/sha256/<hex>[?name=N][&version=V][&platform=P]: the bundle
+ * of the lowest-index package entry of that artifact whose name, version
+ * and platform equal the ones given (one artifact may be logged for several
+ * versions or platforms); 404 if none. */
 static enum MHD_Result serve_bundle_sha(struct api_server *s, struct MHD_Connection *c,
 					const char *url, const char *hex)
 {
-	struct api_pkg_row row;
+	static const char *const allowed[] = {"name", "version", "platform", NULL};
+	struct args a = {.allowed = allowed};
+	struct api_pkg_row *rows;
 	struct l3af_err err = {0};
-	size_t n = 0;
+	size_t n = 0, i;
+	uint64_t index = 0;
 	enum l3af_status rc;
+	bool found = false;
 
 	if (!s->w)
 		return api_send_error(c, 404, "not_found", "no index on a read-only server", NULL);
 	if (!is_hex64(hex))
 		return bad(c, "want 64 lowercase hex digits");
-	rc = api_index_lookup(api_write_index(s->w), "sha256", hex, NULL, NULL, &row, 1, &n, &err);
+	if (!args_read(c, &a))
+		return bad(c, "unknown or repeated query parameter (name, version, platform)");
+	const char *name = a.value[0], *version = a.value[1], *platform = a.value[2];
+	if ((name && signer_pkg_name_check(name, &err) != L3AF_OK) ||
+	    (version && signer_version_check(version, &err) != L3AF_OK))
+		return bad(c, err.msg);
+	if (platform && (!platform[0] || strlen(platform) > SIGNER_PLATFORM_MAX))
+		return bad(c, "platform: 1 to 128 bytes");
+	rows = l3af_calloc(API_LOOKUP_MAX, sizeof(*rows));
+	if (!rows)
+		return api_send_error(c, 503, "unavailable", "out of memory", NULL);
+	/* By name when given (its rows are few), else by digest; then filter. */
+	rc = name ? api_index_lookup(api_write_index(s->w), "name", name, version, platform, rows,
+				     API_LOOKUP_MAX, &n, &err)
+		  : api_index_lookup(api_write_index(s->w), "sha256", hex, NULL, NULL, rows,
+				     API_LOOKUP_MAX, &n, &err);
+	for (i = 0; rc == L3AF_OK && i < n && !found; i++) {
+		const struct api_pkg_row *r = &rows[i];
+
+		if (!strcmp(r->sha256, hex) && (!version || !strcmp(r->version, version)) &&
+		    (!platform || !strcmp(r->platform, platform))) {
+			found = true;
+			index = r->index;
+		}
+	}
+	l3af_free(rows);
 	if (rc != L3AF_OK)
 		return api_send_failure(s, c, url, rc, &err);
-	if (n == 0)
-		return api_send_error(c, 404, "not_found", "no package with that artifact", NULL);
-	return serve_bundle(s, c, url, row.index);
+	if (!found)
+		return api_send_error(c, 404, "not_found",
+				      name || version || platform
+					      ? "no package with that artifact, name, version and platform"
+					      : "no package with that artifact",
+				      NULL);
+	return serve_bundle(s, c, url, index);
 }
 
 static enum MHD_Result serve_entry(struct api_server *s, struct MHD_Connection *c,

@@ -148,7 +148,8 @@ enum l3af_status signer_admin_request_build(const struct signer_admin_request *r
 	return L3AF_OK;
 }
 
-static enum l3af_status window_check(const struct signer_admin_request *r,
+/* check_time false: only the window's shape (signer_admin_request_open_logged). */
+static enum l3af_status window_check(const struct signer_admin_request *r, bool check_time,
 				     int64_t now, struct l3af_err *err)
 {
 	if (r->not_after < r->not_before ||
@@ -157,6 +158,8 @@ static enum l3af_status window_check(const struct signer_admin_request *r,
 				 "window: not_before %lld to not_after %lld is not a window of "
 				 "0 to %d seconds", (long long)r->not_before,
 				 (long long)r->not_after, SIGNER_ADMIN_WINDOW_MAX);
+	if (!check_time)
+		return L3AF_OK;
 	/* not_before <= now + skew, written so that nothing overflows */
 	if (r->not_before - SIGNER_ADMIN_SKEW > now)
 		return l3af_fail(err, L3AF_E_VERIFY,
@@ -170,11 +173,10 @@ static enum l3af_status window_check(const struct signer_admin_request *r,
 	return L3AF_OK;
 }
 
-enum l3af_status signer_admin_request_open(const char *envelope, size_t len,
-					   const struct signer_admin_root *root,
-					   int64_t now,
-					   struct signer_admin_request *out,
-					   struct l3af_err *err)
+static enum l3af_status open_request(const char *envelope, size_t len,
+				     const struct signer_admin_root *root, bool check_time,
+				     int64_t now, struct signer_admin_request *out,
+				     struct l3af_err *err)
 {
 	struct signer_dsse_result res = { .payload = NULL };
 	struct signer_admin_request r;
@@ -198,8 +200,25 @@ enum l3af_status signer_admin_request_open(const char *envelope, size_t len,
 	if (rc == L3AF_OK && strcmp(r.origin, root->origin) != 0)
 		rc = l3af_fail(err, L3AF_E_VERIFY, "origin: request is for another log");
 	if (rc == L3AF_OK)
-		rc = window_check(&r, now, err);
+		rc = window_check(&r, check_time, now, err);
 	if (rc == L3AF_OK)
 		*out = r;
 	return rc;
+}
+
+enum l3af_status signer_admin_request_open(const char *envelope, size_t len,
+					   const struct signer_admin_root *root,
+					   int64_t now,
+					   struct signer_admin_request *out,
+					   struct l3af_err *err)
+{
+	return open_request(envelope, len, root, true, now, out, err);
+}
+
+enum l3af_status signer_admin_request_open_logged(const char *envelope, size_t len,
+						  const struct signer_admin_root *root,
+						  struct signer_admin_request *out,
+						  struct l3af_err *err)
+{
+	return open_request(envelope, len, root, false, 0, out, err);
 }

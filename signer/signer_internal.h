@@ -213,4 +213,13 @@ static inline void signer_put_be64(uint8_t *p, uint64_t v)
 	signer_put_be32(p + 4, (uint32_t)v);
 }
 
+/* signer_admin_request_open without comparing the window to a clock: for
+ * an agent re-checking the request a publisher.keys entry carries (the log
+ * admitted it inside its window, at a time the agent cannot know; the
+ * window's length is still checked). Same errors otherwise. */
+enum l3af_status signer_admin_request_open_logged(const char *envelope, size_t len,
+						  const struct signer_admin_root *root,
+						  struct signer_admin_request *out,
+						  struct l3af_err *err) L3AF_MUST_CHECK;
+
 #endif

@@ -87,11 +87,60 @@ static enum l3af_status program_check(const struct lv_node *n, const char *file,
 	return rc;
 }
 
+static const char *str_or(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* Is this manifest path a bpf-elf file of pkg? */
+static bool is_elf_path(const struct signer_package *pkg, const char *path)
+{
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(pkg->files, i, f)
+		if (!strcmp(str_or(json_object_get(f, "kind")), "bpf-elf") &&
+		    !strcmp(str_or(json_object_get(f, "path")), path))
+			return true;
+	return false;
+}
+
+/* The objects' `file`s are exactly the manifest's bpf-elf paths, each once:
+ * facts recorded for one object cannot stand in for another's. */
+static enum l3af_status objects_match(const struct signer_package *pkg, size_t nelf,
+				      struct l3af_verify_result *r)
+{
+	size_t i, j;
+	json_t *obj, *other;
+
+	json_array_foreach(pkg->objects, i, obj) {
+		const char *file = json_string_value(json_object_get(obj, "file"));
+
+		if (!file || !json_is_array(json_object_get(obj, "programs")))
+			return lv_deny(r, "facts", "object %zu's recorded facts are malformed", i);
+		if (!is_elf_path(pkg, file))
+			return lv_deny(r, "objects_mismatch", "the entry records facts for %s, "
+				       "which is not a BPF object of the manifest", file);
+		json_array_foreach(pkg->objects, j, other) {
+			if (j >= i)
+				break;
+			if (!strcmp(str_or(json_object_get(other, "file")), file))
+				return lv_deny(r, "objects_mismatch",
+					       "the entry records facts for %s twice", file);
+		}
+	}
+	if (json_array_size(pkg->objects) != nelf)
+		return lv_deny(r, "objects_mismatch", "the entry records facts for %zu objects, "
+			       "the manifest has %zu BPF objects", json_array_size(pkg->objects),
+			       nelf);
+	return L3AF_OK;
+}
+
 enum l3af_status lv_check_facts(const struct lv_node *n, const struct signer_package *pkg,
 				struct l3af_verify_result *r)
 {
 	json_t *progs = json_array(), *f, *obj, *p;
-	size_t i, j, nelf = 0;
+	size_t i, j, nelf = 0, before = r->nreasons;
 	enum l3af_status rc;
 
 	if (!progs || lv_set(r, "programs", progs) != L3AF_OK)
@@ -112,15 +161,15 @@ enum l3af_status lv_check_facts(const struct lv_node *n, const struct signer_pac
 				  path)) != L3AF_OK)
 			return rc;
 	}
-	if (!json_is_array(pkg->objects) || json_array_size(pkg->objects) != nelf)
-		return lv_deny(r, "facts", "the entry records facts for %zu objects, the manifest has "
-			       "%zu BPF objects", json_array_size(pkg->objects), nelf);
+	if (!json_is_array(pkg->objects))
+		return lv_deny(r, "facts", "the entry records no object facts");
+	rc = objects_match(pkg, nelf, r);
+	if (rc != L3AF_OK || r->nreasons > before)
+		return rc;
 	json_array_foreach(pkg->objects, i, obj) {
 		const char *file = json_string_value(json_object_get(obj, "file"));
 		json_t *list = json_object_get(obj, "programs");
 
-		if (!file || !json_is_array(list))
-			return lv_deny(r, "facts", "object %zu's recorded facts are malformed", i);
 		json_array_foreach(list, j, p)
 			if ((rc = program_check(n, file, p, progs, r)) != L3AF_OK)
 				return rc;

@@ -183,17 +183,49 @@ out:
 	return rc;
 }
 
+enum l3af_status lv_prefetch_consistency(const struct l3af_verify_config *cfg,
+					 const struct l3af_verify_request *req, struct lv_log *lg,
+					 struct l3af_err *err)
+{
+	struct tlog_checkpoint old;
+	struct l3af_err e = { 0 };
+	char url[2048], *stored = NULL;
+	bool found = false;
+	long http = 0;
+
+	(void)err;
+	if (!req->log_url)
+		return L3AF_OK;
+	/* A damaged state is reported under the lock; nothing to fetch then. */
+	if (lv_state_checkpoint_get(cfg->state_dir, lg->cp.origin, &found, &old, &stored, &e) !=
+	    L3AF_OK || !found || old.size == lg->cp.size) {
+		l3af_free(stored);
+		return L3AF_OK;
+	}
+	l3af_free(stored);
+	lg->proof_tried = true;
+	lg->proof_small = old.size < lg->cp.size ? old.size : lg->cp.size;
+	lg->proof_big = old.size < lg->cp.size ? lg->cp.size : old.size;
+	snprintf(url, sizeof(url), "%s/v1/proof/consistency?old=%llu&new=%llu", req->log_url,
+		 (unsigned long long)lg->proof_small, (unsigned long long)lg->proof_big);
+	if (lv_http_get(url, PROOF_JSON_MAX, cfg->timeout_ms, &http, &lg->fetched_consistency,
+			&lg->fetched_consistency_len, &e) != L3AF_OK || http != 200) {
+		lg->proof_failed = true;
+		snprintf(lg->proof_error, sizeof(lg->proof_error), "%s",
+			 e.msg[0] ? e.msg : "HTTP error");
+		l3af_free(lg->fetched_consistency);
+		lg->fetched_consistency = NULL;
+	}
+	return L3AF_OK;
+}
+
 /* The consistency proof between the stored and the received sizes: given
- * (offline) or fetched (online). *text NULL if there is none. */
-static enum l3af_status proof_source(const struct l3af_verify_config *cfg,
-				     const struct l3af_verify_request *req, struct lv_log *lg,
+ * (offline) or fetched before the lock (online). *text NULL if there is
+ * none. */
+static enum l3af_status proof_source(const struct l3af_verify_request *req, struct lv_log *lg,
 				     uint64_t old, uint64_t new, const char **text, size_t *len,
 				     struct l3af_verify_result *r, bool *stop)
 {
-	char url[2048];
-	long http = 0;
-	struct l3af_err e = { 0 };
-
 	*text = NULL;
 	*stop = false;
 	if (req->consistency) {
@@ -203,34 +235,38 @@ static enum l3af_status proof_source(const struct l3af_verify_config *cfg,
 	}
 	if (!req->log_url)
 		return L3AF_OK;
-	snprintf(url, sizeof(url), "%s/v1/proof/consistency?old=%llu&new=%llu", req->log_url,
-		 (unsigned long long)old, (unsigned long long)new);
-	if (lv_http_get(url, PROOF_JSON_MAX, cfg->timeout_ms, &http, &lg->fetched_consistency,
-			&lg->fetched_consistency_len, &e) != L3AF_OK || http != 200) {
-		*stop = true;
+	*stop = true;
+	if (!lg->proof_tried || lg->proof_small != old || lg->proof_big != new)
+		return lv_undecided(r, "consistency_unproven",
+				    "this node's stored checkpoint changed during the check "
+				    "(another check accepted one): retry");
+	if (lg->proof_failed)
 		return lv_undecided(r, "log_unreachable",
 				    "could not fetch a consistency proof %llu..%llu from the log: %s",
 				    (unsigned long long)old, (unsigned long long)new,
-				    e.msg[0] ? e.msg : "HTTP error");
-	}
+				    lg->proof_error);
+	*stop = false;
 	*text = lg->fetched_consistency;
 	*len = lg->fetched_consistency_len;
 	return L3AF_OK;
 }
 
-static enum l3af_status fork_found(const struct l3af_verify_config *cfg, struct lv_log *lg,
-				   const char *stored_note,
+/* Deny with code "fork" (two roots for one size) or "inconsistent" (a
+ * proof that does not verify), keeping both signed checkpoints as evidence. */
+static enum l3af_status fork_found(const struct l3af_verify_config *cfg, const char *code,
+				   struct lv_log *lg, const char *stored_note,
 				   const uint8_t (*proof)[TLOG_HASH_BYTES], size_t n, const char *why,
 				   struct l3af_verify_result *r, struct l3af_err *err)
 {
 	char *path = NULL;
 	enum l3af_status rc;
 
-	rc = lv_state_evidence(cfg->state_dir, lg->cp.origin, stored_note, lg->b->proof.checkpoint,
+	rc = lv_state_evidence(cfg->state_dir, code, lg->cp.origin, stored_note,
+			       lg->b->proof.checkpoint,
 			       lg->cp_note_len, proof, n, why, &path, err);
 	if (rc != L3AF_OK)
 		return rc;
-	rc = lv_deny(r, "fork", "%s; evidence written to %s", why, path ? path : "STATE/evidence");
+	rc = lv_deny(r, code, "%s; evidence written to %s", why, path ? path : "STATE/evidence");
 	if (rc == L3AF_OK && path)
 		rc = lv_set(r, "evidence", json_string(path));
 	l3af_free(path);
@@ -257,13 +293,13 @@ enum l3af_status lv_check_consistency(const struct l3af_verify_config *cfg,
 		goto store;
 	if (old.size == lg->cp.size) {
 		if (memcmp(old.root, lg->cp.root, TLOG_HASH_BYTES) != 0)
-			rc = fork_found(cfg, lg, stored, NULL, 0,
+			rc = fork_found(cfg, "fork", lg, stored, NULL, 0,
 					"two different roots for one tree size (a fork)", r, err);
 		goto out;
 	}
 	small = old.size < lg->cp.size ? &old : &lg->cp;
 	big = old.size < lg->cp.size ? &lg->cp : &old;
-	rc = proof_source(cfg, req, lg, small->size, big->size, &ptext, &plen, r, &stop);
+	rc = proof_source(req, lg, small->size, big->size, &ptext, &plen, r, &stop);
 	if (rc != L3AF_OK || stop)
 		goto out;
 	if (!ptext) {
@@ -292,8 +328,8 @@ enum l3af_status lv_check_consistency(const struct l3af_verify_config *cfg,
 		snprintf(why, sizeof(why),
 			 "checkpoint %llu is not consistent with checkpoint %llu this node accepted",
 			 (unsigned long long)lg->cp.size, (unsigned long long)old.size);
-		rc = fork_found(cfg, lg, stored, (const uint8_t(*)[TLOG_HASH_BYTES])proof, n, why, r,
-				err);
+		rc = fork_found(cfg, "inconsistent", lg, stored,
+				(const uint8_t(*)[TLOG_HASH_BYTES])proof, n, why, r, err);
 		goto out;
 	}
 	if (lg->cp.size < old.size) /* an older bundle, proven a prefix: keep the newer */

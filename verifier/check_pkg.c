@@ -65,9 +65,11 @@ static const char *verify_code(const char *msg)
 	return "signature";
 }
 
-static enum l3af_status keyset_check(const struct tlog_bundle *b, const struct signer_package *pkg,
+static enum l3af_status keyset_check(const struct l3af_verify_config *cfg,
+				     const struct lv_log *lg, const struct signer_package *pkg,
 				     struct l3af_verify_result *r, struct l3af_err *err)
 {
+	const struct tlog_bundle *b = lg->b;
 	struct signer_entry ks;
 	struct l3af_err e = { 0 };
 	enum l3af_status rc;
@@ -96,6 +98,11 @@ static enum l3af_status keyset_check(const struct tlog_bundle *b, const struct s
 		signer_entry_clear(&ks);
 		return rc;
 	}
+	rc = lv_check_keyset_request(cfg, lg, &ks, r, err);
+	if (rc != L3AF_OK) {
+		signer_entry_clear(&ks);
+		return rc;
+	}
 	rc = signer_package_verify(pkg, &ks.keyset, NULL, &e);
 	if (rc == L3AF_E_VERIFY || rc == L3AF_E_INVALID)
 		rc = lv_deny(r, verify_code(e.msg), "publisher %s, key set version %llu: %s",
@@ -119,6 +126,9 @@ static enum l3af_status file_compare(const json_t *item, size_t i, const struct 
 
 	if (!path || !sha || !mode || !kind || !json_is_integer(size))
 		return lv_deny(r, "entry", "manifest item %zu is malformed", i);
+	if (!strcmp(path, LV_VERIFIED_NAME))
+		return lv_deny(r, "reserved_name", "the package holds %s, the name extract "
+			       "reserves for the verified answer", LV_VERIFIED_NAME);
 	f = ebpf_pkg_find(p, path);
 	if (!f)
 		return lv_deny(r, "manifest_missing", "%s is in the manifest but not in the archive",
@@ -253,7 +263,7 @@ enum l3af_status lv_check_package(const struct l3af_verify_config *cfg,
 	if (rc == L3AF_OK)
 		rc = artifact_check(req, pkg, lg, r, err);
 	if (rc == L3AF_OK)
-		rc = keyset_check(b, pkg, r, err);
+		rc = keyset_check(cfg, lg, pkg, r, err);
 	if (rc == L3AF_OK)
 		rc = lv_check_revocation(&cfg->node, pkg, b->proof.index, r);
 	if (rc == L3AF_OK)

@@ -15,7 +15,6 @@
 
 #include "verify_internal.h"
 
-#define VERIFIED_NAME ".l3af-verified.json"
 #define VERIFIED_MAX (8u << 20)
 
 static enum l3af_status read_fd(int fd, size_t want, uint8_t **out, size_t *got,
@@ -90,7 +89,8 @@ static int open_beneath(int dfd, const char *rel)
 	return next;
 }
 
-static enum l3af_status check_file(int dfd, const char *rel, const json_t *item,
+/* On allow with keep != NULL, *keep receives fd (rewound, blocking). */
+static enum l3af_status check_file(int dfd, const char *rel, const json_t *item, int *keep,
 				   struct l3af_verify_result *r, struct l3af_err *err)
 {
 	const char *sha = json_string_value(json_object_get(item, "sha256"));
@@ -133,7 +133,19 @@ static enum l3af_status check_file(int dfd, const char *rel, const json_t *item,
 		}
 		l3af_free(data);
 	}
-	close(fd);
+	if (rc == L3AF_OK && keep && r->nreasons == 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0 ||
+		    lseek(fd, 0, SEEK_SET) != 0)
+			rc = l3af_fail(err, L3AF_E_IO, "%s: rewind: %s", rel, strerror(errno));
+		else {
+			*keep = fd;
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
 	if (rc == L3AF_OK)
 		rc = lv_set(r, "file", json_deep_copy(item));
 	return rc;
@@ -145,18 +157,18 @@ static enum l3af_status load_manifest(int dfd, json_t **root, struct l3af_verify
 	uint8_t *text = NULL;
 	size_t len = 0;
 	struct stat st;
-	int fd = openat(dfd, VERIFIED_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(dfd, LV_VERIFIED_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	enum l3af_status rc;
 
 	*root = NULL;
 	if (fd < 0)
-		return lv_deny(r, "verified_manifest", "%s: %s", VERIFIED_NAME, strerror(errno));
+		return lv_deny(r, "verified_manifest", "%s: %s", LV_VERIFIED_NAME, strerror(errno));
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
 	    (st.st_mode & 022) || st.st_size > VERIFIED_MAX) {
 		close(fd);
 		return lv_deny(r, "verified_manifest",
 			       "%s is not a regular file of this user, unwritable by others",
-			       VERIFIED_NAME);
+			       LV_VERIFIED_NAME);
 	}
 	rc = read_fd(fd, (size_t)st.st_size, &text, &len, err);
 	close(fd);
@@ -168,12 +180,12 @@ static enum l3af_status load_manifest(int dfd, json_t **root, struct l3af_verify
 	    strcmp(str_or(json_object_get(*root, "verdict")), "allow")) {
 		json_decref(*root);
 		*root = NULL;
-		return lv_deny(r, "verified_manifest", "%s is damaged", VERIFIED_NAME);
+		return lv_deny(r, "verified_manifest", "%s is damaged", LV_VERIFIED_NAME);
 	}
 	return L3AF_OK;
 }
 
-static enum l3af_status run(int dfd, const char *rel, struct l3af_verify_result *r,
+static enum l3af_status run(int dfd, const char *rel, int *keep, struct l3af_verify_result *r,
 			    struct l3af_err *err)
 {
 	json_t *root = NULL, *item, *found = NULL;
@@ -197,21 +209,24 @@ static enum l3af_status run(int dfd, const char *rel, struct l3af_verify_result 
 	if (!found)
 		rc = lv_deny(r, "not_in_manifest", "%s is not in the verified manifest", rel);
 	else
-		rc = check_file(dfd, rel, found, r, err);
+		rc = check_file(dfd, rel, found, keep, r, err);
 	if (rc == L3AF_OK)
 		rc = lv_set(r, "package", json_incref(json_object_get(root, "package")));
 	json_decref(root);
 	return rc;
 }
 
-enum l3af_verify_status l3af_verify_file(const char *dir, const char *path,
-					 struct l3af_verify_result **out, char *errbuf)
+enum l3af_verify_status l3af_verify_file_open(const char *dir, const char *path,
+					      struct l3af_verify_result **out, int *fd_out,
+					      char *errbuf)
 {
 	struct l3af_err e = { 0 };
 	struct l3af_verify_result *r;
 	enum l3af_status rc;
-	int dfd;
+	int dfd, keep = -1;
 
+	if (fd_out)
+		*fd_out = -1;
 	if (!out || !dir || !path)
 		return lv_status(L3AF_E_INVALID, NULL, errbuf);
 	*out = NULL;
@@ -222,15 +237,29 @@ enum l3af_verify_status l3af_verify_file(const char *dir, const char *path,
 	if (dfd < 0)
 		rc = lv_deny(r, "dir_mode", "%s: %s", dir, strerror(errno));
 	else
-		rc = run(dfd, path, r, &e);
+		rc = run(dfd, path, fd_out ? &keep : NULL, r, &e);
 	if (dfd >= 0)
 		close(dfd);
 	if (rc == L3AF_OK)
 		rc = lv_result_finish(r, &e);
+	if (rc == L3AF_OK && r->verdict != L3AF_VERIFY_ALLOW && keep >= 0) {
+		close(keep); /* only an allowed file's descriptor is handed out */
+		keep = -1;
+	}
 	if (rc != L3AF_OK) {
+		if (keep >= 0)
+			close(keep);
 		l3af_verify_result_free(r);
 		return lv_status(rc, &e, errbuf);
 	}
+	if (fd_out)
+		*fd_out = keep;
 	*out = r;
 	return L3AF_VERIFY_OK;
+}
+
+enum l3af_verify_status l3af_verify_file(const char *dir, const char *path,
+					 struct l3af_verify_result **out, char *errbuf)
+{
+	return l3af_verify_file_open(dir, path, out, NULL, errbuf);
 }

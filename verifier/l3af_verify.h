@@ -151,6 +151,19 @@ l3af_verify_extract(const struct l3af_verify_result *res, const char *dir, char 
 L3AF_VERIFY_API enum l3af_verify_status
 l3af_verify_file(const char *dir, const char *path, struct l3af_verify_result **out, char *err);
 
+/*
+ * l3af_verify_file, closing its check-then-use gap: on allow, *fd_out
+ * receives the very descriptor whose bytes were hashed (read-only,
+ * O_CLOEXEC, offset 0); the caller loads from it (read it whole and
+ * bpf_object__open_mem, or open /proc/self/fd/N) and closes it. Whatever
+ * happens to the path afterwards, the descriptor still names the checked
+ * file, which is owned by this user and not writable by others. *fd_out is
+ * -1 unless the verdict is allow. fd_out may be NULL (= l3af_verify_file).
+ */
+L3AF_VERIFY_API enum l3af_verify_status
+l3af_verify_file_open(const char *dir, const char *path, struct l3af_verify_result **out,
+		      int *fd_out, char *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -130,6 +130,8 @@ static void usage(FILE *f)
 		"Verify an eBPF package against a transparency log before loading it.\n"
 		"One JSON object on stdout. Exit: 0 allow, 1 deny, 2 usage or configuration\n"
 		"error, 3 could not decide (log unreachable, no fresh checkpoint).\n"
+		"file checks a path: load from it right after, as root, or close the\n"
+		"check-then-use gap with the library's l3af_verify_file_open (the checked fd).\n"
 		"docs/verifier.md and docs/l3afd-integration.md describe the contract.\n");
 }
 

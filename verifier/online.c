@@ -29,7 +29,14 @@ static struct {
 	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
 	void (*easy_cleanup)(CURL *c);
 	const char *(*easy_strerror)(CURLcode cc);
+	curl_version_info_data *(*version_info)(CURLversion v);
 } lc;
+
+/* CURLOPT_PROTOCOLS_STR (only http and https) appeared in libcurl 7.85.0;
+ * an older one would ignore the restriction, so it is refused. */
+#define LV_CURL_MIN 0x075500
+#define LV_CURL_MIN_TEXT "7.85.0"
+
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -73,11 +80,20 @@ static void curl_start(void)
 	LV_SYM(easy_getinfo, "curl_easy_getinfo");
 	LV_SYM(easy_cleanup, "curl_easy_cleanup");
 	LV_SYM(easy_strerror, "curl_easy_strerror");
+	LV_SYM(version_info, "curl_version_info");
 #undef LV_SYM
 	if (!ok) {
 		snprintf(curl_load_error, sizeof(curl_load_error), "%s lacks a curl_easy function",
 			 LV_CURL_SONAME);
 		return; /* the library stays loaded: dlclose while another thread waits is moot */
+	}
+	const curl_version_info_data *v = lc.version_info(CURLVERSION_NOW);
+	if (!v || v->version_num < LV_CURL_MIN) {
+		snprintf(curl_load_error, sizeof(curl_load_error),
+			 "libcurl %s is older than %s (no CURLOPT_PROTOCOLS_STR: it could not be "
+			 "limited to http and https)", v && v->version ? v->version : "?",
+			 LV_CURL_MIN_TEXT);
+		return;
 	}
 	curl_init_rc = lc.global_init(CURL_GLOBAL_DEFAULT);
 	if (curl_init_rc != CURLE_OK)
@@ -119,10 +135,20 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
+enum l3af_status lv_online_ready(struct l3af_err *err)
+{
+	pthread_once(&curl_once, curl_start);
+	if (curl_init_rc != CURLE_OK)
+		return l3af_fail(err, L3AF_E_IO, "online mode needs %s, %s or later: %s",
+				 LV_CURL_SONAME, LV_CURL_MIN_TEXT, curl_load_error);
+	return L3AF_OK;
+}
+
 enum l3af_status lv_http_get(const char *url, size_t max, long timeout_ms, long *http,
 			     char **body, size_t *len, struct l3af_err *err)
 {
 	struct sink s = { .max = max };
+	const char *bad_opt = NULL;
 	char ebuf[CURL_ERROR_SIZE] = "";
 	CURL *c;
 	CURLcode cc;
@@ -131,26 +157,39 @@ enum l3af_status lv_http_get(const char *url, size_t max, long timeout_ms, long 
 	*http = 0;
 	*body = NULL;
 	*len = 0;
-	pthread_once(&curl_once, curl_start);
-	if (curl_init_rc != CURLE_OK)
-		return l3af_fail(err, L3AF_E_IO, "online mode needs %s: %s", LV_CURL_SONAME,
-				 curl_load_error);
+	rc = lv_online_ready(err);
+	if (rc != L3AF_OK)
+		return rc;
 	c = lc.easy_init();
 	if (!c)
 		return l3af_fail(err, L3AF_E_NOMEM, "libcurl: no memory");
-	lc.easy_setopt(c, CURLOPT_URL, url);
-	lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	lc.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	lc.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-	lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	lc.easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	lc.easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-	lc.easy_setopt(c, CURLOPT_USERAGENT, "l3af-verify/1");
+	/* Every option must take: a libcurl that ignores one (the protocol
+	 * list, TLS verification, a cap) is not used. */
+#define LV_OPT(opt, val)                                                              \
+	do {                                                                          \
+		if (cc == CURLE_OK && (cc = lc.easy_setopt(c, opt, val)) != CURLE_OK) \
+			bad_opt = #opt;                                               \
+	} while (0)
+	cc = CURLE_OK;
+	LV_OPT(CURLOPT_URL, url);
+	LV_OPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	LV_OPT(CURLOPT_FOLLOWLOCATION, 0L);
+	LV_OPT(CURLOPT_SSL_VERIFYPEER, 1L);
+	LV_OPT(CURLOPT_SSL_VERIFYHOST, 2L);
+	LV_OPT(CURLOPT_TIMEOUT_MS, timeout_ms);
+	LV_OPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	LV_OPT(CURLOPT_NOSIGNAL, 1L);
+	LV_OPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	LV_OPT(CURLOPT_WRITEFUNCTION, on_data);
+	LV_OPT(CURLOPT_WRITEDATA, &s);
+	LV_OPT(CURLOPT_ERRORBUFFER, ebuf);
+	LV_OPT(CURLOPT_USERAGENT, "l3af-verify/1");
+#undef LV_OPT
+	if (bad_opt) {
+		lc.easy_cleanup(c);
+		return l3af_fail(err, cc == CURLE_OUT_OF_MEMORY ? L3AF_E_NOMEM : L3AF_E_IO,
+				 "libcurl refused %s: %s", bad_opt, lc.easy_strerror(cc));
+	}
 	cc = lc.easy_perform(c);
 	if (cc == CURLE_OK)
 		lc.easy_getinfo(c, CURLINFO_RESPONSE_CODE, http);

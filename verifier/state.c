@@ -4,7 +4,7 @@
  *   STATE/checkpoint-<h>.json          last accepted checkpoint per log origin
  *                                      (h = first 16 hex of SHA-256(origin))
  *   STATE/versions.json                highest version accepted per (name, platform)
- *   STATE/evidence/fork-....json       evidence of a fork or an inconsistent proof
+ *   STATE/evidence/{fork,inconsistent}-....json  evidence of a fork or a failing proof
  * Every file is written with l3af_file_replace (atomic) or l3af_file_create.
  */
 #define _GNU_SOURCE
@@ -239,7 +239,8 @@ enum l3af_status lv_state_version_put(const char *dir, const char *name, const c
 	return rc;
 }
 
-enum l3af_status lv_state_evidence(const char *dir, const char *origin, const char *stored_note,
+enum l3af_status lv_state_evidence(const char *dir, const char *kind, const char *origin,
+				   const char *stored_note,
 				   const char *received_note, size_t received_len,
 				   const uint8_t (*proof)[TLOG_HASH_BYTES], size_t nproof,
 				   const char *why, char **path_out, struct l3af_err *err)
@@ -256,7 +257,7 @@ enum l3af_status lv_state_evidence(const char *dir, const char *origin, const ch
 			break;
 		json_array_append_new(arr, json_string(b64));
 	}
-	root = json_pack("{s:s,s:s,s:s,s:s%,s:o*,s:I}", "kind", "fork", "origin", origin, "stored",
+	root = json_pack("{s:s,s:s,s:s,s:s%,s:o*,s:I}", "kind", kind, "origin", origin, "stored",
 			 stored_note, "received", received_note, received_len, "proof", arr,
 			 "time", (json_int_t)l3af_wall_s());
 	if (root && why)
@@ -272,7 +273,7 @@ enum l3af_status lv_state_evidence(const char *dir, const char *origin, const ch
 	else if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		rc = l3af_fail(err, L3AF_E_IO, "mkdir %s: %s", path, strerror(errno));
 	for (unsigned n = 0; rc == L3AF_OK; n++) {
-		snprintf(path, sizeof(path), "%s/evidence/fork-%lld-%ld-%u.json", dir,
+		snprintf(path, sizeof(path), "%s/evidence/%s-%lld-%ld-%u.json", dir, kind,
 			 (long long)l3af_wall_s(), (long)getpid(), n);
 		rc = l3af_file_create(path, text, strlen(text), 0600, err);
 		if (rc != L3AF_E_EXISTS || n > 100)

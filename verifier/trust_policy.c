@@ -191,6 +191,62 @@ static enum l3af_status line_group(struct lv_trust *p, const struct tok *t, size
 	return L3AF_OK;
 }
 
+/* `admin <name> <base64 DER SPKI>`: our extension (docs/verifier.md). */
+static enum l3af_status line_admin(struct lv_trust *p, const struct tok *t, size_t n,
+				   unsigned ln, struct l3af_err *err)
+{
+	struct signer_admin_root *a = &p->admin;
+	uint8_t der[SIGNER_SPKI_MAX];
+	size_t len = 0;
+	enum l3af_status rc;
+
+	if (n != 3)
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "line %u: want 'admin <name> <base64 DER SubjectPublicKeyInfo>'", ln);
+	if (p->has_admin_threshold)
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "line %u: admin lines come before admin-threshold", ln);
+	if (a->nadmins == SIGNER_SET_KEYS_MAX)
+		return l3af_fail(err, L3AF_E_LIMIT, "line %u: more than %u admin keys", ln,
+				 SIGNER_SET_KEYS_MAX);
+	if (t[1].len > LV_POLICY_NAME_MAX)
+		return l3af_fail(err, L3AF_E_INVALID, "line %u: name over %d bytes", ln,
+				 LV_POLICY_NAME_MAX);
+	for (size_t i = 0; i < a->nadmins; i++)
+		if (strlen(p->anames[i]) == t[1].len && !memcmp(p->anames[i], t[1].s, t[1].len))
+			return l3af_fail(err, L3AF_E_INVALID, "line %u: admin '%.*s' listed twice",
+					 ln, (int)t[1].len, t[1].s);
+	if (l3af_base64_decode(der, sizeof(der), &len, t[2].s, t[2].len) != L3AF_OK)
+		return l3af_fail(err, L3AF_E_INVALID, "line %u: admin key is not base64 DER", ln);
+	rc = signer_pubkey_from_spki(der, len, &a->admins[a->nadmins], err);
+	if (rc != L3AF_OK) {
+		l3af_err_prefix(err, "line %u", ln);
+		return rc;
+	}
+	for (size_t i = 0; i < a->nadmins; i++)
+		if (!strcmp(a->admins[i].id, a->admins[a->nadmins].id))
+			return l3af_fail(err, L3AF_E_INVALID, "line %u: duplicate admin key", ln);
+	memcpy(p->anames[a->nadmins], t[1].s, t[1].len);
+	p->anames[a->nadmins][t[1].len] = '\0';
+	a->nadmins++;
+	return L3AF_OK;
+}
+
+static enum l3af_status line_admin_threshold(struct lv_trust *p, const struct tok *t, size_t n,
+					     unsigned ln, struct l3af_err *err)
+{
+	uint64_t k = 0;
+
+	if (n != 2 || p->has_admin_threshold || p->admin.nadmins == 0 ||
+	    l3af_parse_u64(t[1].s, t[1].len, p->admin.nadmins, &k) != L3AF_OK || k == 0)
+		return l3af_fail(err, L3AF_E_INVALID,
+				 "line %u: want one 'admin-threshold <k>', 1 <= k <= the admin "
+				 "lines before it", ln);
+	p->admin.threshold = (unsigned)k;
+	p->has_admin_threshold = true;
+	return L3AF_OK;
+}
+
 static enum l3af_status policy_line(struct lv_trust *p, bool *has_quorum, bool allow_none,
 				    const char *line, size_t len, unsigned ln,
 				    struct l3af_err *err)
@@ -218,6 +274,10 @@ static enum l3af_status policy_line(struct lv_trust *p, bool *has_quorum, bool a
 		return line_witness(p, t, n, ln, err);
 	if (tok_is(&t[0], "group"))
 		return line_group(p, t, n, ln, err);
+	if (tok_is(&t[0], "admin"))
+		return line_admin(p, t, n, ln, err);
+	if (tok_is(&t[0], "admin-threshold"))
+		return line_admin_threshold(p, t, n, ln, err);
 	if (tok_is(&t[0], "quorum")) {
 		if (n != 2)
 			return l3af_fail(err, L3AF_E_INVALID, "line %u: want 'quorum <name>'", ln);
@@ -270,6 +330,8 @@ enum l3af_status lv_trust_parse(const char *text, size_t len, bool allow_none,
 				 has_quorum ? "no log line (the verifier needs the log's key)"
 					    : "no quorum line (exactly one is required)");
 	}
+	if (p->admin.nadmins && !p->has_admin_threshold)
+		p->admin.threshold = 1;
 	return L3AF_OK;
 }
 

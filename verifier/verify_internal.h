@@ -39,6 +39,12 @@ struct lv_trust {
 	size_t ngroups;
 	struct lv_group groups[LV_POLICY_MAX];
 	int quorum;                  /* witness, group as in members, or LV_QUORUM_NONE */
+	/* Our extension (docs/verifier.md "Admin keys"): `admin <name> <base64
+	 * DER SPKI>` and `admin-threshold <k>` lines. admin.nadmins 0: none
+	 * configured; admin.origin is filled per check with the log's origin. */
+	struct signer_admin_root admin;
+	char anames[SIGNER_SET_KEYS_MAX][LV_POLICY_NAME_MAX + 1];
+	bool has_admin_threshold;
 };
 
 enum l3af_status lv_trust_parse(const char *text, size_t len, bool allow_none,
@@ -81,6 +87,10 @@ void lv_node_defaults(struct lv_node *n);
 enum l3af_status lv_node_parse(const char *json, size_t len, struct lv_node *out,
 			       struct l3af_err *err) L3AF_MUST_CHECK;
 void lv_node_clear(struct lv_node *n);
+
+/* The verified answer extract writes into the directory (file_check.c reads
+ * it); a package file of that name is refused by the check (reserved_name). */
+#define LV_VERIFIED_NAME ".l3af-verified.json"
 
 /* ---- config and result ------------------------------------------------- */
 struct l3af_verify_config {
@@ -139,9 +149,10 @@ enum l3af_status lv_state_version_get(const char *dir, const char *name, const c
 				      struct l3af_err *err) L3AF_MUST_CHECK;
 enum l3af_status lv_state_version_put(const char *dir, const char *name, const char *platform,
 				      const char *version, struct l3af_err *err) L3AF_MUST_CHECK;
-/* Write STATE/evidence/fork-....json; *path_out (may be NULL) receives a
- * new string naming it (l3af_free). */
-enum l3af_status lv_state_evidence(const char *dir, const char *origin, const char *stored_note,
+/* Write STATE/evidence/<kind>-....json (kind "fork" or "inconsistent");
+ * *path_out (may be NULL) receives a new string naming it (l3af_free). */
+enum l3af_status lv_state_evidence(const char *dir, const char *kind, const char *origin,
+				   const char *stored_note,
 				   const char *received_note, size_t received_len,
 				   const uint8_t (*proof)[TLOG_HASH_BYTES], size_t nproof,
 				   const char *why, char **path_out,
@@ -167,15 +178,34 @@ struct lv_log {
 	char *fetched_bundle;      /* online: the text b points into */
 	char *fetched_consistency; /* online: the proof JSON */
 	size_t fetched_consistency_len;
+	bool proof_tried;          /* online: a proof small..big was fetched before the lock */
+	bool proof_failed;         /* ... and the fetch failed (proof_error says why) */
+	uint64_t proof_small, proof_big;
+	char proof_error[L3AF_ERR_MSG_BYTES];
 };
 
 enum l3af_status lv_check_checkpoint(const struct l3af_verify_config *cfg, struct lv_log *lg,
 				     struct l3af_verify_result *r, struct l3af_err *err)
 	L3AF_MUST_CHECK;
+/* Online, before STATE/lock: peek at the stored checkpoint (files are
+ * replaced atomically) and fetch the consistency proof it will need, so
+ * that no fetch holds the lock. lv_check_consistency then uses it if the
+ * stored size did not change meanwhile. */
+enum l3af_status lv_prefetch_consistency(const struct l3af_verify_config *cfg,
+					 const struct l3af_verify_request *req, struct lv_log *lg,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
 enum l3af_status lv_check_consistency(const struct l3af_verify_config *cfg,
 				      const struct l3af_verify_request *req, struct lv_log *lg,
 				      struct l3af_verify_result *r, struct l3af_err *err)
 	L3AF_MUST_CHECK;
+/* With admin keys in the trust policy: the key-set entry ks (the one the
+ * package names) carries an admin request that verifies under them (no
+ * time window: see check_keyset.c) for the log's origin, and its action and
+ * params are the entry's; else deny keyset_authorisation. */
+enum l3af_status lv_check_keyset_request(const struct l3af_verify_config *cfg,
+					 const struct lv_log *lg, const struct signer_entry *ks,
+					 struct l3af_verify_result *r,
+					 struct l3af_err *err) L3AF_MUST_CHECK;
 /* Package entry, artifact, archive and node policy (check_pkg.c). */
 enum l3af_status lv_check_package(const struct l3af_verify_config *cfg,
 				  const struct l3af_verify_request *req, struct lv_log *lg,
@@ -188,6 +218,8 @@ enum l3af_status lv_check_revocation(const struct lv_node *n, const struct signe
 				     uint64_t index, struct l3af_verify_result *r) L3AF_MUST_CHECK;
 
 /* ---- online mode, online.c --------------------------------------------- */
+/* Load libcurl.so.4 once; L3AF_E_IO if it is missing or older than 7.85. */
+enum l3af_status lv_online_ready(struct l3af_err *err) L3AF_MUST_CHECK;
 /* GET url into a new NUL-terminated buffer of at most max bytes. *http
  * receives the status (0 if no answer). L3AF_E_IO: no answer, a transport
  * error, a timeout or over max. */

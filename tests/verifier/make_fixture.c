@@ -30,7 +30,7 @@ static void put_pkg(struct vfx *f, const char *out, const char *tag, const struc
 static void run(const char *out)
 {
 	struct vfx f;
-	struct vfx_pkg ok, helper, exe;
+	struct vfx_pkg ok, ok2, helper, exe;
 	char path[1024], *pol;
 	FILE *env;
 
@@ -38,6 +38,10 @@ static void run(const char *out)
 	vfx_package(&f, &(struct vfx_spec){ .name = NULL }, &ok);
 	vfx_package(&f, &(struct vfx_spec){ .name = "acme-probe", .object = "write_user.bpf.o" },
 		    &helper);
+	/* The same artifact bytes logged again as another version: online mode
+	 * must fetch the entry of the version it asks for. */
+	vfx_package(&f, &(struct vfx_spec){ .version = "1.0.1", .art = ok.art,
+					    .art_len = ok.art_len }, &ok2);
 	vfx_package(&f, &(struct vfx_spec){ .name = "acme-exe", .exe = true, .object =
 					    "xdp_tail.bpf.o" }, &exe);
 	snprintf(path, sizeof(path), "%s/env.sh", out);
@@ -45,6 +49,7 @@ static void run(const char *out)
 	assert_non_null(env);
 	fprintf(env, "LOGDIR=%s\nORIGIN=%s\n", f.logdir, VFX_ORIGIN);
 	put_pkg(&f, out, "OK", &ok, env);
+	put_pkg(&f, out, "OK2", &ok2, env);
 	put_pkg(&f, out, "HELPER", &helper, env);
 	put_pkg(&f, out, "EXE", &exe, env);
 	fclose(env);
@@ -56,6 +61,7 @@ static void run(const char *out)
 	free(pol);
 	vfx_write(out, "node.json", "{\"version\":1,\"max_checkpoint_age\":3600}\n", 40);
 	vfx_pkg_free(&ok);
+	vfx_pkg_free(&ok2);
 	vfx_pkg_free(&helper);
 	vfx_pkg_free(&exe);
 	/* Keep the log on disk (the caller removes OUTDIR's sibling temp dir). */

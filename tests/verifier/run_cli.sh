@@ -81,6 +81,24 @@ expect 0 - -- check "${ok[@]}" --artifact "$fx/OK.tar.gz" --log "$url" "${dev[@]
 expect 0 - -- check "${ok[@]}" --artifact "$fx/OK.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2"
 expect 1 helper -- check --name "$HELPER_NAME" --version "$HELPER_VERSION" --platform "$HELPER_PLATFORM" --file "$HELPER_FILE" --artifact "$fx/HELPER.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2"
 expect 1 not_logged -- check "${ok[@]}" --artifact "$work/bad.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2"
+# One artifact logged for two versions: each request gets its own entry.
+expect 0 - -- check --name "$OK2_NAME" --version "$OK2_VERSION" --platform "$OK2_PLATFORM" --file "$OK2_FILE" --artifact "$fx/OK2.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2b"
+expect 0 - -- check "${ok[@]}" --artifact "$fx/OK.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2c"
+expect 1 not_logged -- check --name "$OK_NAME" --version 7.7.7 --platform "$OK_PLATFORM" --file "$OK_FILE" --artifact "$fx/OK.tar.gz" --log "$url" "${dev[@]}" --state "$work/s2"
+# No fetch holds STATE/lock: with the lock held elsewhere, an unreachable log
+# is reported at once (exit 3), not after the holder lets go.
+mkdir -m 700 "$work/s2l"
+exec 9>"$work/s2l/lock"
+flock -x 9
+start=$(date +%s)
+rc=0
+timeout 15 "$V" check "${ok[@]}" --artifact "$fx/OK.tar.gz" --log "http://127.0.0.1:1" "${dev[@]}" --state "$work/s2l" --timeout 1000 >"$work/lockout" 2>&1 9>&- || rc=$?
+exec 9>&-
+if [ "$rc" != 3 ] || [ $(( $(date +%s) - start )) -gt 10 ]; then
+  echo "FAIL: online check waited for STATE/lock (exit $rc)"; cat "$work/lockout"; fails=$((fails+1))
+else
+  echo "ok: exit 3 with STATE/lock held elsewhere"
+fi
 # With witnesses required, the log's own (uncosigned) checkpoint is not enough.
 expect 1 quorum -- check "${ok[@]}" --artifact "$fx/OK.tar.gz" --log "$url" --policy "$fx/policy" --state "$work/s3"
 # Freeze: a log that stops answering.

@@ -197,14 +197,21 @@ static void test_consistency(void **state)
 	/* ...unless a proof shows it is a prefix. */
 	expect(check(&(struct call){ .p = &ok, .bundle = b1, .state = st, .consistency = proof }),
 	       L3AF_VERIFY_ALLOW, NULL);
-	/* A wrong proof is evidence of a fork. */
+	/* A proof that does not verify: inconsistent, with evidence kept. */
 	{
 		char *h = strstr(proof, "\"proof\":[\"") + strlen("\"proof\":[\"");
 
 		*h = *h == 'A' ? 'B' : 'A';
 	}
-	expect(check(&(struct call){ .p = &ok, .bundle = b1, .state = st, .consistency = proof }),
-	       L3AF_VERIFY_DENY, "fork");
+	{
+		struct l3af_verify_result *res = check(&(struct call){ .p = &ok, .bundle = b1,
+								       .state = st,
+								       .consistency = proof });
+
+		assert_false(l3af_verify_result_has(res, "fork"));
+		assert_non_null(strstr(l3af_verify_result_json(res), "/evidence/inconsistent-"));
+		expect(res, L3AF_VERIFY_DENY, "inconsistent");
+	}
 	free(proof);
 	/* The fork: same key and origin, same size, another root. */
 	snprintf(fork.logdir, sizeof(fork.logdir), "%s", forkdir);

@@ -6,6 +6,7 @@
 #include "vsuite.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void test_versions_revocation(void **state)
 {
@@ -132,6 +133,85 @@ static void test_extract_file(void **state)
 	tu_rmtree(out);
 }
 
+/* Review fixes: recorded facts must name the manifest's BPF objects; the
+ * verified-answer file name is refused at check time. */
+static void test_objects_reserved(void **state)
+{
+	(void)state;
+	expect(check(&(struct call){ .p = &objects_pkg }), L3AF_VERIFY_DENY, "objects_mismatch");
+	expect(check(&(struct call){ .p = &reserved_pkg }), L3AF_VERIFY_DENY, "reserved_name");
+}
+
+/* The partial directory's name cannot be guessed: a symlink planted at the
+ * old DIR.partial-<pid> name neither blocks nor redirects extract. */
+static void test_extract_partial_name(void **state)
+{
+	char *st = tu_tempdir("vstate"), *out = tu_tempdir("vext"), *elsewhere = tu_tempdir("vel");
+	char dir[700], trap[800], err[L3AF_VERIFY_ERR_BYTES], path[900];
+	struct l3af_verify_result *res;
+	struct stat sb;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pkg", out);
+	snprintf(trap, sizeof(trap), "%s.partial-%ld", dir, (long)getpid());
+	assert_int_equal(symlink(elsewhere, trap), 0);
+	res = check(&(struct call){ .p = &ok, .state = st });
+	assert_int_equal(l3af_verify_extract(res, dir, err), L3AF_VERIFY_OK);
+	l3af_verify_result_free(res);
+	snprintf(path, sizeof(path), "%s/tc_count.bpf.o", dir);
+	assert_int_equal(lstat(path, &sb), 0);
+	snprintf(path, sizeof(path), "%s/tc_count.bpf.o", elsewhere);
+	assert_int_equal(lstat(path, &sb), -1);
+	tu_rmtree(st);
+	tu_rmtree(out);
+	tu_rmtree(elsewhere);
+}
+
+/* l3af_verify_file_open hands out the checked descriptor: replacing the
+ * path afterwards does not change what the loader reads. */
+static void test_file_open(void **state)
+{
+	char *st = tu_tempdir("vstate"), *out = tu_tempdir("vext"), dir[700], path[800], tmp[820];
+	char err[L3AF_VERIFY_ERR_BYTES];
+	struct l3af_verify_result *res, *fres = NULL;
+	uint8_t *want = NULL, buf[1 << 16], h1[32], h2[32];
+	size_t wlen = 0, got = 0;
+	ssize_t n;
+	int fd = -2;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pkg", out);
+	res = check(&(struct call){ .p = &ok, .state = st });
+	assert_int_equal(l3af_verify_extract(res, dir, err), L3AF_VERIFY_OK);
+	l3af_verify_result_free(res);
+	snprintf(path, sizeof(path), "%s/tc_count.bpf.o", dir);
+	assert_int_equal(l3af_file_read(path, 1 << 20, (char **)&want, &wlen, NULL), L3AF_OK);
+	assert_int_equal(l3af_verify_file_open(dir, "tc_count.bpf.o", &fres, &fd, err),
+			 L3AF_VERIFY_OK);
+	assert_int_equal(l3af_verify_result_verdict(fres), L3AF_VERIFY_ALLOW);
+	assert_true(fd >= 0);
+	/* swap the file behind the name */
+	snprintf(tmp, sizeof(tmp), "%s/swap", dir);
+	vfx_write(dir, "swap", "not the object\n", 15);
+	assert_int_equal(rename(tmp, path), 0);
+	while ((n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, wlen);
+	assert_int_equal(l3af_sha256(buf, got, h1), L3AF_OK);
+	assert_int_equal(l3af_sha256(want, wlen, h2), L3AF_OK);
+	assert_memory_equal(h1, h2, 32);
+	close(fd);
+	l3af_verify_result_free(fres);
+	/* a denied file gives no descriptor */
+	assert_int_equal(l3af_verify_file_open(dir, "tc_count.bpf.o", &fres, &fd, err),
+			 L3AF_VERIFY_OK);
+	assert_int_equal(fd, -1);
+	expect(fres, L3AF_VERIFY_DENY, "size");
+	l3af_free(want);
+	tu_rmtree(st);
+	tu_rmtree(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +219,9 @@ int main(void)
 		cmocka_unit_test(test_archive),
 		cmocka_unit_test(test_node_policy),
 		cmocka_unit_test(test_extract_file),
+		cmocka_unit_test(test_objects_reserved),
+		cmocka_unit_test(test_extract_partial_name),
+		cmocka_unit_test(test_file_open),
 	};
 
 	return cmocka_run_group_tests(tests, vsuite_setup, vsuite_teardown);

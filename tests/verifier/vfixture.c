@@ -47,6 +47,14 @@ static json_t *envelope_of(struct signer_privkey *key, const char *type, const c
 static uint64_t keyset(struct vfx *f, const char *publisher, const char *ns,
 		       struct signer_privkey *key, uint8_t nonce)
 {
+	return vfx_keyset(f, publisher, ns, key, nonce, NULL, NULL);
+}
+
+uint64_t vfx_keyset(struct vfx *f, const char *publisher, const char *ns,
+		    struct signer_privkey *key, uint8_t nonce, const char *req_origin,
+		    const char *req_ns)
+{
+	struct signer_keyset entry_params;
 	struct signer_admin_request req;
 	struct l3af_err err = { 0 };
 	char *payload = NULL, *bytes = NULL, *env_text;
@@ -71,10 +79,15 @@ static uint64_t keyset(struct vfx *f, const char *publisher, const char *ns,
 	req.params.threshold = 1;
 	req.params.nkeys = 1;
 	req.params.keys[0] = *signer_privkey_pubkey(key);
+	entry_params = req.params;
+	if (req_origin)
+		snprintf(req.origin, sizeof(req.origin), "%s", req_origin);
+	if (req_ns)
+		snprintf(req.params.namespaces[0], sizeof(req.params.namespaces[0]), "%s", req_ns);
 	assert_int_equal(signer_admin_request_build(&req, &payload, NULL), L3AF_OK);
 	env = envelope_of(f->admin, SIGNER_ADMIN_PAYLOAD_TYPE, payload);
 	env_text = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
-	if (signer_entry_keyset(&req.params, env_text, strlen(env_text), &bytes, &len, &err) !=
+	if (signer_entry_keyset(&entry_params, env_text, strlen(env_text), &bytes, &len, &err) !=
 	    L3AF_OK)
 		fail_msg("keyset: %s", err.msg);
 	append(f, bytes, len, &index);
@@ -230,6 +243,8 @@ void vfx_package(struct vfx *f, const struct vfx_spec *s, struct vfx_pkg *out)
 	l3af_free(elf);
 	vfx_write(src, "README.md", "# test package\n", 15);
 	vfx_write(src, "LICENSE", "GPL-2.0-only\n", 13);
+	if (s->reserved)
+		vfx_write(src, ".l3af-verified.json", "{}\n", 3);
 	if (s->exe) {
 		vfx_write(src, "run.sh", "#!/bin/sh\necho hi\n", 18);
 		snprintf(path, sizeof(path), "%s/run.sh", src);
@@ -239,6 +254,9 @@ void vfx_package(struct vfx *f, const struct vfx_spec *s, struct vfx_pkg *out)
 	assert_int_equal(ebpf_pkg_manifest_json(pkg, &manifest, NULL), L3AF_OK);
 	files = json_loads(manifest, 0, NULL);
 	objects = facts(pkg);
+	if (s->objects_file)
+		json_object_set_new(json_array_get(objects, 0), "file",
+				    json_string(s->objects_file));
 	ebpf_pkg_free(pkg);
 	l3af_free(manifest);
 	if (s->drop_readme_from_archive || s->extra_in_archive) {

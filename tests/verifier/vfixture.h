@@ -42,6 +42,8 @@ struct vfx_spec {
 	bool exe;                           /* add a 0755 user-space script */
 	bool drop_readme_from_archive;      /* archive lacks a manifest file */
 	bool extra_in_archive;              /* archive has a file the manifest lacks */
+	bool reserved;                      /* the package holds .l3af-verified.json */
+	const char *objects_file;           /* recorded facts name this file instead */
 	const uint8_t *art;                 /* artifact bytes instead of the archive */
 	size_t art_len;
 };
@@ -54,6 +56,13 @@ struct vfx_pkg {
 };
 
 void vfx_init(struct vfx *f);
+/* Append a publisher.keys entry (version 1, namespace ns, key's public
+ * half) authorised by an admin request signed by f->admin; the request
+ * may differ from the entry: req_origin (its origin) and req_ns (its
+ * namespace) when not NULL. Returns its index. */
+uint64_t vfx_keyset(struct vfx *f, const char *publisher, const char *ns,
+		    struct signer_privkey *key, uint8_t nonce, const char *req_origin,
+		    const char *req_ns);
 void vfx_free(struct vfx *f);
 /* Build, append and describe a package. */
 void vfx_package(struct vfx *f, const struct vfx_spec *spec, struct vfx_pkg *out);

@@ -5,7 +5,8 @@
 
 struct vfx F;
 struct vfx_pkg ok, old, helper, tail, exe, unknown_key, beta_key, outside_ns,
-	wrong_pub, missing, extra, symlink_pkg, setuid_pkg, dotdot_pkg;
+	wrong_pub, missing, extra, symlink_pkg, setuid_pkg, dotdot_pkg, objects_pkg, reserved_pkg,
+	forged_ns_pkg, other_origin_pkg;
 struct signer_privkey *stranger;
 char *b1;                 /* bundle of ok at the early size s1 */
 uint64_t s1;
@@ -111,6 +112,23 @@ int vsuite_setup(void **state)
 	vfx_package(&F, &(struct vfx_spec){ .name = "acme-dot", .art = a, .art_len = n },
 		    &dotdot_pkg);
 	free(a);
+	/* Facts recorded under another file's name; a package file named as
+	 * extract's verified answer. */
+	vfx_package(&F, &(struct vfx_spec){ .name = "acme-obj", .objects_file = "other.bpf.o" },
+		    &objects_pkg);
+	vfx_package(&F, &(struct vfx_spec){ .name = "acme-res", .reserved = true }, &reserved_pkg);
+	/* Key sets whose admin request says something else than the entry:
+	 * another namespace, another log's origin. */
+	{
+		uint64_t g = vfx_keyset(&F, "gamma", "gamma-*", F.acme, 3, NULL, "gamma-x"),
+			 d = vfx_keyset(&F, "delta", "delta-*", F.acme, 4, "other.example/log",
+					NULL);
+
+		vfx_package(&F, &(struct vfx_spec){ .name = "gamma-a", .publisher = "gamma",
+						    .keys_index = g }, &forged_ns_pkg);
+		vfx_package(&F, &(struct vfx_spec){ .name = "delta-a", .publisher = "delta",
+						    .keys_index = d }, &other_origin_pkg);
+	}
 	return 0;
 }
 
@@ -118,7 +136,8 @@ int vsuite_teardown(void **state)
 {
 	struct vfx_pkg *all[] = { &ok, &old, &helper, &tail, &exe, &unknown_key, &beta_key,
 				  &outside_ns, &wrong_pub, &missing, &extra, &symlink_pkg,
-				  &setuid_pkg, &dotdot_pkg };
+				  &setuid_pkg, &dotdot_pkg, &objects_pkg, &reserved_pkg,
+				  &forged_ns_pkg, &other_origin_pkg };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++)

@@ -13,7 +13,8 @@
 
 extern struct vfx F;
 extern struct vfx_pkg ok, old, helper, tail, exe, unknown_key, beta_key, outside_ns, wrong_pub,
-	missing, extra, symlink_pkg, setuid_pkg, dotdot_pkg;
+	missing, extra, symlink_pkg, setuid_pkg, dotdot_pkg, objects_pkg, reserved_pkg,
+	forged_ns_pkg, other_origin_pkg;
 extern struct signer_privkey *stranger;
 extern char *b1;                 /* bundle of ok at the early size s1 */
 extern uint64_t s1;
