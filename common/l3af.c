@@ -1,6 +1,6 @@
 /*
- * l3af.c - shared helpers: errors, allocation wrapper, strict base64/hex,
- * canonical decimals and crash-safe file writes.
+ * l3af.c - shared helpers: errors, allocation wrapper, strict hex,
+ * canonical decimals and crash-safe file writes (strict base64: base64.c).
  */
 #define _GNU_SOURCE
 #include "l3af.h"
@@ -11,7 +11,6 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,57 +120,6 @@ void *l3af_realloc(void *p, size_t n)
 void l3af_free(void *p)
 {
 	free(p);
-}
-
-size_t l3af_base64_len(size_t binlen)
-{
-	return (binlen + 2) / 3 * 4;
-}
-
-enum l3af_status l3af_base64_encode(char *out, size_t cap, const uint8_t *bin,
-				    size_t binlen)
-{
-	if (cap < l3af_base64_len(binlen) + 1)
-		return L3AF_E_LIMIT;
-	sodium_bin2base64(out, cap, bin, binlen, sodium_base64_VARIANT_ORIGINAL);
-	return L3AF_OK;
-}
-
-enum l3af_status l3af_base64_decode(uint8_t *out, size_t cap, size_t *outlen,
-				    const char *b64, size_t len)
-{
-	char check[8];
-	size_t n = 0;
-	const char *end = NULL;
-
-	if (len == 0 || len % 4 != 0)
-		return L3AF_E_INVALID;
-	/* Check the alphabet first: libsodium 1.0.18 decodes some bytes >= 0x80
-	 * as if they were base64 symbols (found by fuzzing, tests/fuzz). */
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)b64[i];
-		int sym = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-			  (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
-		int pad = ch == '=' && i >= len - 2 && (i == len - 1 || b64[len - 1] == '=');
-		if (!sym && !pad)
-			return L3AF_E_INVALID;
-	}
-	if (sodium_base642bin(out, cap, b64, len, NULL, &n, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0)
-		return L3AF_E_INVALID;
-	if (end != b64 + len)
-		return L3AF_E_INVALID;
-	/* Canonical form only: the last group must re-encode to itself, which
-	 * rejects stray low bits in the final symbol (libsodium tolerates them). */
-	if (n == 0 || n < (len / 4 - 1) * 3)
-		return L3AF_E_INVALID;
-	size_t tail_off = (len / 4 - 1) * 3;
-	sodium_bin2base64(check, sizeof(check), out + tail_off, n - tail_off,
-			  sodium_base64_VARIANT_ORIGINAL);
-	if (memcmp(check, b64 + len - 4, 4) != 0)
-		return L3AF_E_INVALID;
-	*outlen = n;
-	return L3AF_OK;
 }
 
 void l3af_hex_encode(char *out, const uint8_t *bin, size_t binlen)

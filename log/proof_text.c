@@ -258,13 +258,9 @@ static enum l3af_status parse_hash(struct parser *p, const char *line, size_t le
 	return L3AF_OK;
 }
 
-static enum l3af_status parse_line(struct parser *p, const char *line, size_t len,
-				   struct l3af_err *err)
+static enum l3af_status parse_fields(struct parser *p, const char *line, size_t len,
+				     struct l3af_err *err)
 {
-	enum l3af_status rc = line_check(p, line, len, err);
-
-	if (rc != L3AF_OK)
-		return rc;
 	switch (p->stage) {
 	case WANT_HEADER:
 		return parse_header(p, line, len, err);
@@ -278,6 +274,27 @@ static enum l3af_status parse_line(struct parser *p, const char *line, size_t le
 		return parse_hash(p, line, len, err);
 	}
 	return l3af_fail(err, L3AF_E_INTERNAL, "tlog-proof: parser stage %d", (int)p->stage);
+}
+
+/* A line whose fields parse is printable ASCII (every field is a fixed
+ * word, decimal digits or base64), so the per-byte line_check runs only when
+ * a field fails, and then its message (naming the byte) wins, as if it had
+ * run first: the extra line is one long base64 line, checked once, not
+ * twice. */
+static enum l3af_status parse_line(struct parser *p, const char *line, size_t len,
+				   struct l3af_err *err)
+{
+	struct l3af_err field;
+	enum l3af_status rc;
+
+	field.code = L3AF_OK;
+	field.msg[0] = '\0';
+	rc = parse_fields(p, line, len, &field);
+	if (rc == L3AF_OK)
+		return L3AF_OK;
+	if (line_check(p, line, len, err) != L3AF_OK)
+		return L3AF_E_INVALID;
+	return l3af_fail(err, rc, "%s", field.msg);
 }
 
 /* Lines up to and including the blank line; *pos ends at the checkpoint. */
