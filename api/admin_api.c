@@ -17,8 +17,19 @@
 #include "api_internal.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#define refuse api_verdict_refuse
+
+/* An internal failure: the detail to diag, a generic text to the client. */
+static bool internal(struct api_write *w, struct api_verdict *v, unsigned status,
+		     const char *code, const struct l3af_err *err)
+{
+	api_diag(w->s, "admin: %s", err->msg);
+	return refuse(v, status, code, "internal error; the operator has the details");
+}
 
 static enum MHD_Result open_refusal(struct api_server *s, struct MHD_Connection *c,
 				    enum l3af_status rc, const struct l3af_err *err)
@@ -40,33 +51,14 @@ static enum MHD_Result open_refusal(struct api_server *s, struct MHD_Connection 
 	}
 	if (rc == L3AF_E_INVALID || rc == L3AF_E_LIMIT)
 		return api_refuse(s, c, MHD_HTTP_BAD_REQUEST, "bad_request", err->msg, NULL);
-	return api_refuse(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", err->msg, NULL);
-}
-
-struct admin_verdict {
-	unsigned status;
-	const char *code;
-	char msg[L3AF_ERR_MSG_BYTES];
-};
-
-static bool deny(struct admin_verdict *v, unsigned status, const char *code, const char *fmt,
-		 ...) L3AF_PRINTF(4, 5);
-static bool deny(struct admin_verdict *v, unsigned status, const char *code, const char *fmt,
-		 ...)
-{
-	va_list ap;
-
-	v->status = status;
-	v->code = code;
-	va_start(ap, fmt);
-	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-	va_end(ap);
-	return false;
+	api_diag(s, "admin: %s", err->msg);
+	return api_refuse(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+			  "the server is short of a resource; retry later", NULL);
 }
 
 /* Lock held: nonce, action and version checks, then queue and wait. */
 static bool admit(struct api_write *w, struct signer_admin_request *req, const char *body,
-		  size_t len, uint64_t *index, struct admin_verdict *v)
+		  size_t len, uint64_t *index, struct api_verdict *v)
 {
 	struct api_ticket tmpl = {.kind = SIGNER_ENTRY_PUBLISHER_KEYS}, *t = NULL;
 	struct signer_keyset *ks = &req->params;
@@ -77,55 +69,58 @@ static bool admit(struct api_write *w, struct signer_admin_request *req, const c
 	size_t elen = 0;
 	enum l3af_status rc;
 
-	if (w->index_broken)
-		return deny(v, 503, "unavailable", "the lookup index failed; restart the server");
+	if (api_write_broken(w))
+		return refuse(v, 503, "unavailable",
+			      "the server refuses writes after an internal failure; the operator "
+			      "must restart it");
 	l3af_hex_encode(tmpl.nonce, req->nonce, 16);
 	if (api_index_nonce_used(w->ix, tmpl.nonce, l3af_wall_s(), &used, &err) != L3AF_OK)
-		return deny(v, 500, "internal", "%s", err.msg);
+		return internal(w, v, 500, "internal", &err);
 	for (struct api_ticket *p = w->head; p && !used; p = p->next)
 		used = p->kind == SIGNER_ENTRY_PUBLISHER_KEYS && !strcmp(p->nonce, tmpl.nonce);
 	if (used)
-		return deny(v, 409, "replay", "nonce %s was already used", tmpl.nonce);
+		return refuse(v, 409, "replay", "nonce %s was already used", tmpl.nonce);
 	cur = api_write_pub(w, ks->publisher);
 	if (reg && cur)
-		return deny(v, 409, "conflict", "publisher %s is already registered",
-			    ks->publisher);
+		return refuse(v, 409, "conflict", "publisher %s is already registered",
+			      ks->publisher);
 	if (reg && ks->version != 1)
-		return deny(v, 409, "conflict", "a registration is version 1, not %llu",
-			    (unsigned long long)ks->version);
+		return refuse(v, 409, "conflict", "a registration is version 1, not %llu",
+			      (unsigned long long)ks->version);
 	if (!reg && !cur)
-		return deny(v, 409, "conflict", "no publisher %s to update", ks->publisher);
+		return refuse(v, 409, "conflict", "no publisher %s to update", ks->publisher);
 	if (!reg && ks->version != cur->ks.version + 1)
-		return deny(v, 409, "conflict", "publisher %s is at version %llu; an update is %llu",
-			    ks->publisher, (unsigned long long)cur->ks.version,
-			    (unsigned long long)cur->ks.version + 1);
+		return refuse(v, 409, "conflict",
+			      "publisher %s is at version %llu; an update is %llu", ks->publisher,
+			      (unsigned long long)cur->ks.version,
+			      (unsigned long long)cur->ks.version + 1);
 	ks->has_prev = !reg;
 	if (cur)
 		memcpy(ks->prev, cur->leaf, 32);
-	rc = signer_entry_keyset(ks, body, len, &entry, &elen, &err);
+	/* Everything that can fail for lack of memory before the entry is
+	 * queued: once it is, the key set must change in memory too. */
+	rc = api_write_pub_reserve(w, &err);
+	if (rc == L3AF_OK)
+		rc = signer_entry_keyset(ks, body, len, &entry, &elen, &err);
 	if (rc == L3AF_OK)
 		rc = api_write_enqueue(w, &tmpl, entry, elen, &t, &err);
-	if (rc == L3AF_OK) {
-		/* the key set in force for packages admitted from now on */
-		if (!cur) {
-			struct l3af_err e2 = {0};
-			if (api_write_pub_add(w, ks, (const uint8_t *)entry, elen, &e2) != L3AF_OK)
-				api_diag(w->s, "admin: %s", e2.msg);
-		} else {
-			cur->ks = *ks;
-			cur->index_known = false;
-			tlog_hash_leaf((const uint8_t *)entry, elen, cur->leaf);
-		}
+	if (rc == L3AF_OK && api_write_pub_set(w, t, ks, &err) != L3AF_OK) {
+		/* only the undo copy of the old key set is missing: keep the
+		 * entry (it is queued) and fail closed on this publisher's
+		 * state being unrestorable, by refusing writes */
+		w->log_broken = true;
+		api_diag(w->s, "admin: %s; writes are refused until a restart", err.msg);
+		rc = L3AF_OK;
 	}
 	l3af_free(entry);
 	if (rc == L3AF_E_BUSY)
-		return deny(v, 503, "busy", "%s", err.msg);
+		return refuse(v, 503, "busy", "the log's append queue is full; retry later");
 	if (rc == L3AF_E_INVALID || rc == L3AF_E_LIMIT)
-		return deny(v, 400, "bad_request", "%s", err.msg);
+		return refuse(v, 400, "bad_request", "%s", err.msg);
 	if (rc != L3AF_OK)
-		return deny(v, 503, "unavailable", "%s", err.msg);
+		return internal(w, v, 503, "unavailable", &err);
 	if (api_write_wait(w, t, index, &err) != L3AF_OK)
-		return deny(v, 500, "internal", "%s", err.msg);
+		return internal(w, v, 503, "unavailable", &err);
 	return true;
 }
 
@@ -134,7 +129,7 @@ enum MHD_Result api_admin_finish(struct api_server *s, struct MHD_Connection *c,
 {
 	struct api_write *w = s->w;
 	struct signer_admin_request *req = l3af_calloc(1, sizeof(*req));
-	struct admin_verdict v = {0};
+	struct api_verdict v = {0};
 	struct l3af_err err = {0};
 	uint64_t index = 0;
 	char *bundle = NULL;
@@ -155,9 +150,11 @@ enum MHD_Result api_admin_finish(struct api_server *s, struct MHD_Connection *c,
 	pthread_mutex_unlock(&w->lock);
 	if (!ok) {
 		l3af_free(req);
-		return api_refuse(s, c, v.status, v.code, v.msg, NULL);
+		if (!strcmp(v.code, "busy"))
+			return api_refuse_busy(s, c, v.err.msg);
+		return api_refuse(s, c, v.status, v.code, v.err.msg, NULL);
 	}
-	rc = api_bundle_for(s, index, &bundle, &blen, &err);
+	rc = api_bundle_for_keys(s, index, API_KEYS_NONE, &bundle, &blen, &err);
 	if (rc != L3AF_OK) {
 		l3af_free(req);
 		return api_send_failure(s, c, "/v1/admin", rc, &err);

@@ -83,12 +83,20 @@ struct api_config {
 	 * max_artifact_bytes 0 = 64 MiB; max_batch 0 = 4096, max_pending 0 =
 	 * 65536 (the sequencer's); threads 0 = 16 with a data_dir (a submission
 	 * holds its thread until its entry is published).
+	 * max_uploads 0 = 64: POST /v1/submit requests in progress at once
+	 * (from their headers to their answer); beyond it 503 busy with
+	 * Retry-After. max_spool_bytes 0 = 1 GiB: bytes that uploads in
+	 * progress may spool into DATA_DIR/tmp together (an upload reserves
+	 * its remaining Content-Length when its artifact outgrows memory);
+	 * beyond it 503 busy, so a flood cannot fill the log's file system.
 	 */
 	const char *data_dir;
 	const struct ebpf_policy *policy;
 	uint64_t max_artifact_bytes;
 	size_t max_batch;
 	size_t max_pending;
+	unsigned max_uploads;
+	uint64_t max_spool_bytes;
 };
 
 /*

@@ -26,6 +26,9 @@
 #define API_MULTIPART_SLACK (64u * 1024)       /* multipart framing over the parts */
 #define API_ARTIFACT_MEM_MAX (256u * 1024)     /* artifacts up to this stay in memory */
 #define API_PROOF_CACHE_SLOTS 512u             /* tile trees in the proof cache (~8 MiB) */
+#define API_DEFAULT_MAX_UPLOADS 64u            /* POST /v1/submit in progress at once */
+#define API_DEFAULT_MAX_SPOOL (1ull << 30)     /* bytes spooled in DIR/tmp, all uploads */
+#define API_CANDIDATES_MAX 8u                  /* publishers tried for one envelope */
 
 /* Response header sets (server.c). */
 struct body_kind {
@@ -124,6 +127,13 @@ enum MHD_Result api_serve_v1_get(struct api_server *s, struct MHD_Connection *c,
 /* A bundle for entry `index` against the latest checkpoint (l3af_malloc'd). */
 enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out,
 				size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
+/* The same when the caller knows the entry: keys is the package entry's
+ * keys_index, or API_KEYS_NONE for an entry that is not a package
+ * (api_bundle_for parses the entry to find out: API_KEYS_UNKNOWN). */
+#define API_KEYS_UNKNOWN UINT64_MAX
+#define API_KEYS_NONE (UINT64_MAX - 1)
+enum l3af_status api_bundle_for_keys(struct api_server *s, uint64_t index, uint64_t keys,
+				     char **out, size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
 
 /* ---- proof_cache.c: inclusion proofs through a bounded tile-tree cache ---- */
 enum l3af_status api_proof_cache_new(struct api_proof_cache **out,
@@ -201,6 +211,12 @@ struct api_ticket {
 	bool has_parsed;
 	struct signer_entry parsed;
 	pthread_cond_t cv;         /* its waiters: done, then flushed */
+	/* kind publisher.keys: the publisher's state before this entry was
+	 * queued, restored if the log refuses it (has_prev false: a
+	 * registration, dropped) */
+	bool has_prev_pub;
+	struct api_pub *prev_pub;  /* l3af_malloc'd copy, or NULL */
+	uint8_t leaf[32];          /* leaf hash of this entry */
 };
 
 /* A publisher's key set in force for new packages. index_known is false
@@ -211,6 +227,7 @@ struct api_pub {
 	uint64_t index;
 	bool index_known;
 	uint8_t leaf[32];          /* leaf hash of the current version's entry */
+	uint64_t gen;              /* changes with every change of this entry */
 };
 
 struct api_write {
@@ -231,6 +248,13 @@ struct api_write {
 	size_t npubs, cap;
 	struct api_ticket *head, *tail;
 	bool index_broken;
+	bool log_broken;           /* the sequencer refused an entry (sticky) */
+	uint64_t gen;              /* last api_pub.gen handed out */
+	/* uploads (post.c), atomics outside the lock */
+	unsigned max_uploads;
+	uint64_t max_spool;
+	_Atomic unsigned uploads;
+	_Atomic uint64_t spooled;
 };
 
 enum l3af_status api_write_start(struct api_server *s, struct l3af_err *err) L3AF_MUST_CHECK;
@@ -246,16 +270,27 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
  * drop the caller's reference. rc and index of the entry. */
 enum l3af_status api_write_wait(struct api_write *w, struct api_ticket *t, uint64_t *index,
 				struct l3af_err *err) L3AF_MUST_CHECK;
-/* Lock held: wait until p's key set entry is indexed. */
-void api_write_wait_pub(struct api_write *w, const char *publisher);
+/* Lock held: wait until p's key set entry is indexed. L3AF_E_IO if the log
+ * refuses writes (its entry failed, or an earlier one did). */
+enum l3af_status api_write_wait_pub(struct api_write *w, const char *publisher) L3AF_MUST_CHECK;
 struct api_pub *api_write_pub(struct api_write *w, const char *publisher);
-/* Lock held: a new publisher whose version-1 entry was just queued. */
-enum l3af_status api_write_pub_add(struct api_write *w, const struct signer_keyset *ks,
-				   const uint8_t *entry, size_t len,
+/* Lock held: room for one more publisher (call before queueing a
+ * registration, so that api_write_pub_set cannot fail after it). */
+enum l3af_status api_write_pub_reserve(struct api_write *w, struct l3af_err *err) L3AF_MUST_CHECK;
+/* Lock held: the key set ks (entry just queued as ticket t) is in force for
+ * new packages; t remembers the previous state for a refusal by the log.
+ * Needs api_write_pub_reserve first for a new publisher. */
+enum l3af_status api_write_pub_set(struct api_write *w, struct api_ticket *t,
+				   const struct signer_keyset *ks,
 				   struct l3af_err *err) L3AF_MUST_CHECK;
+/* Any write refused because writes are broken: the generic refusal (503). */
+bool api_write_broken(struct api_write *w);
 /* A refusal of a POST (counted in l3af_submissions_refused_total). */
 enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsigned status,
 			   const char *code, const char *message, struct json_t *extra);
+/* 503 busy with Retry-After: 1. */
+enum MHD_Result api_refuse_busy(struct api_server *s, struct MHD_Connection *c,
+				const char *message);
 
 /* Per-request state of a POST (submit.c). */
 struct api_post;
@@ -282,21 +317,42 @@ struct api_verdict {
 bool api_verdict_refuse(struct api_verdict *v, unsigned status, const char *code,
 			const char *fmt, ...) L3AF_PRINTF(4, 5);
 
-/* One submission while it is checked (zero it first; api_admission_clear). */
+/* One submission while it is checked (zero it first; api_admission_clear).
+ * Order (docs/api.md "Which refusal"): api_admit_parse, then for a key set
+ * api_admit_sign (authentication), api_admit_subject, api_admit_package,
+ * api_admit_verify (the complete signer_package_verify), api_admit_entry. */
 struct api_admission {
 	struct json_t *env, *files, *objects, *violations;
-	struct signer_statement st;
+	struct signer_statement st;     /* from the verified payload */
+	bool have_st;
 	struct ebpf_pkg *pkg;
 	struct ebpf_object **objs;
 	size_t nobjs;
 	struct signer_package cand;     /* json members borrowed from above */
+	/* before authentication: the package name of the (unverified)
+	 * payload, "" if it does not decode (standard base64) or parse */
+	char hint[SIGNER_PKG_NAME_MAX + 1];
+	bool empty_keyid;               /* a signature without keyid */
+	/* submit.c: the key set it was authenticated under (a copy) */
+	struct signer_keyset *ks;
+	uint64_t gen;
+	bool authenticated;
+	struct api_verdict early;       /* refusal found while authenticating */
 };
 void api_admission_clear(struct api_admission *u);
-/* Envelope and statement, predicate, digest, archive, manifest, inspection,
- * policy (violations in u->violations). art is borrowed. false: *v says. */
-bool api_admit_check(struct api_admission *u, const struct ebpf_policy *policy,
-		     const char *envelope, size_t envelope_len, const uint8_t *art,
-		     uint64_t art_size, const char *artifact_name, struct api_verdict *v);
+/* The envelope JSON (strict), artifact name, hint. false: *v says. */
+bool api_admit_parse(struct api_admission *u, const char *envelope, size_t envelope_len,
+		     const char *artifact_name, struct api_verdict *v);
+/* DSSE under ks (threshold, keys), payloadType, then (once) the statement
+ * and predicate from the verified payload, and the namespace. */
+bool api_admit_sign(struct api_admission *u, const struct signer_keyset *ks,
+		    uint64_t keys_index, struct api_verdict *v);
+/* sha256(art) and the artifact name against the statement's subject. */
+bool api_admit_subject(struct api_admission *u, const uint8_t *art, uint64_t art_size,
+		       struct api_verdict *v);
+/* The archive, its ELF objects, manifest and policy (violations in u). */
+bool api_admit_package(struct api_admission *u, const struct ebpf_policy *policy,
+		       const uint8_t *art, uint64_t art_size, struct api_verdict *v);
 /* signer_package_verify under ks (publisher and keys_index set in u->cand). */
 bool api_admit_verify(struct api_admission *u, const struct signer_keyset *ks,
 		      uint64_t keys_index, struct api_verdict *v);
@@ -304,16 +360,22 @@ bool api_admit_verify(struct api_admission *u, const struct signer_keyset *ks,
  * form (owned: signer_entry_clear). */
 bool api_admit_entry(struct api_admission *u, char **entry, size_t *len,
 		     struct signer_entry *parsed, struct api_verdict *v);
-/* All three, as one submission under a known key set (the bench baseline). */
+/* All of them, as one submission under a known key set (the bench baseline). */
 bool api_admit(struct api_admission *u, const struct ebpf_policy *policy,
 	       const struct signer_keyset *ks, uint64_t keys_index, const char *envelope,
 	       size_t envelope_len, const uint8_t *art, uint64_t art_size,
 	       const char *artifact_name, char **entry, size_t *len, struct api_verdict *v);
 
+/* submit.c: authentication (parse, publisher choice, signature) of u; run
+ * by post.c as soon as the envelope part is complete, before any byte of
+ * the artifact is kept. false: u->early says why. */
+bool api_submit_auth(struct api_server *s, struct api_admission *u, const char *envelope,
+		     size_t envelope_len, const char *artifact_name);
+
 /* submit.c: the package checks of a complete submission; the artifact is
  * artifact_mem (not NULL) or else in the file artifact_fd. */
 enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
-				  const char *envelope, size_t envelope_len,
+				  struct api_admission *u, const char *envelope, size_t envelope_len,
 				  const uint8_t *artifact_mem, int artifact_fd,
 				  uint64_t artifact_size, const char *artifact_name);
 

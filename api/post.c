@@ -6,6 +6,14 @@
  * in memory up to API_ARTIFACT_MEM_MAX bytes (the common, small package:
  * no file to create), beyond that streamed into an unnamed O_TMPFILE under
  * DIR/tmp (at most max_artifact_bytes; it disappears with its descriptor).
+ *
+ * Resources: at most max_uploads submissions are in progress at once
+ * (503 busy with Retry-After beyond, from the headers); an upload that
+ * spills to DIR/tmp first reserves its remaining Content-Length from
+ * max_spool_bytes (503 busy if the uploads in progress hold too much). The
+ * envelope part comes first in a well-formed submission: it is
+ * authenticated (api_submit_auth) when the artifact part starts, and a
+ * refusal then keeps no artifact byte (the rest of the body is discarded).
  */
 #define _GNU_SOURCE
 #include "api_internal.h"
@@ -42,6 +50,11 @@ struct api_post {
 	uint64_t art_size;
 	char art_name[SIGNER_SUBJECT_NAME_MAX + 1];
 	const char *cur; /* the part being received: "envelope", "artifact", NULL */
+	bool counted;       /* holds one of w->uploads */
+	uint64_t length;    /* Content-Length */
+	uint64_t reserved;  /* bytes of w->spooled it holds */
+	bool refused_early; /* u.early is the answer */
+	struct api_admission u;
 };
 
 static void post_refuse(struct api_post *p, unsigned status, const char *code, const char *msg)
@@ -61,6 +74,11 @@ void api_post_free(struct api_post *p)
 		MHD_destroy_post_processor(p->pp);
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->reserved)
+		atomic_fetch_sub(&p->s->w->spooled, p->reserved);
+	if (p->counted)
+		atomic_fetch_sub(&p->s->w->uploads, 1);
+	api_admission_clear(&p->u);
 	l3af_free(p->art_mem);
 	l3af_free(p->body);
 	l3af_free(p);
@@ -117,7 +135,19 @@ static bool artifact_start(struct api_post *p, const char *filename)
 static bool artifact_spill(struct api_post *p)
 {
 	struct api_write *w = p->s->w;
+	uint64_t want = p->length, held = atomic_load(&w->spooled);
 
+	/* reserve what is left of the body: the file never grows beyond it */
+	do {
+		if (want > w->max_spool || held > w->max_spool - want) {
+			api_diag(p->s, "submit: spool limit: %llu bytes spooled, %llu more asked",
+				 (unsigned long long)held, (unsigned long long)want);
+			post_refuse(p, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				    "too many large uploads in progress; retry later");
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&w->spooled, &held, held + want));
+	p->reserved = want;
 	p->fd = open(w->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (p->fd < 0) {
 		api_diag(p->s, "submit: O_TMPFILE in %s: %s", w->tmp, strerror(errno));
@@ -194,6 +224,14 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 			p->cur = "artifact";
 			if (!artifact_start(p, filename))
 				return MHD_YES;
+			if (p->have_env &&
+			    !api_submit_auth(p->s, &p->u, p->body ? p->body : "", p->body_len,
+					     p->art_name)) {
+				/* refused before any artifact byte is kept */
+				post_refuse(p, p->u.early.status, p->u.early.code, "");
+				p->refused_early = true;
+				return MHD_YES;
+			}
 		} else {
 			post_refuse(p, MHD_HTTP_BAD_REQUEST, "bad_request",
 				    "unknown part (want envelope and artifact)");
@@ -269,6 +307,13 @@ enum MHD_Result api_post_begin(struct api_server *s, struct MHD_Connection *c, c
 	p->kind = submit ? POST_SUBMIT : POST_ADMIN;
 	p->s = s;
 	p->fd = -1;
+	p->length = len;
+	if (submit && atomic_fetch_add(&w->uploads, 1) >= w->max_uploads) {
+		atomic_fetch_sub(&w->uploads, 1);
+		l3af_free(p);
+		return api_refuse_busy(s, c, "too many submissions in progress; retry later");
+	}
+	p->counted = submit;
 	if (submit) {
 		p->pp = MHD_create_post_processor(c, PP_BUFFER, on_part, p);
 		if (!p->pp) {
@@ -305,6 +350,12 @@ enum MHD_Result api_post_finish(struct api_server *s, struct MHD_Connection *c,
 				    "malformed multipart body");
 		p->pp = NULL;
 	}
+	if (p->refused_early && !strcmp(p->u.early.code, "busy"))
+		return api_refuse_busy(s, c, p->u.early.err.msg);
+	if (p->refused_early)
+		return api_refuse(s, c, p->status, p->code, p->u.early.err.msg, NULL);
+	if (p->status && !strcmp(p->code, "busy"))
+		return api_refuse_busy(s, c, p->msg);
 	if (p->status)
 		return api_refuse(s, c, p->status, p->code, p->msg, NULL);
 	if (p->kind == POST_ADMIN)
@@ -312,7 +363,7 @@ enum MHD_Result api_post_finish(struct api_server *s, struct MHD_Connection *c,
 	if (!p->have_env || !p->have_art)
 		return api_refuse(s, c, MHD_HTTP_BAD_REQUEST, "bad_request",
 				  "a submission needs the parts envelope and artifact", NULL);
-	return api_submit_finish(s, c, p->body ? p->body : "", p->body_len,
+	return api_submit_finish(s, c, &p->u, p->body ? p->body : "", p->body_len,
 				 p->fd < 0 ? (p->art_mem ? p->art_mem : (const uint8_t *)"") : NULL,
 				 p->fd, p->art_size, p->art_name);
 }

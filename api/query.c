@@ -34,37 +34,48 @@ static enum l3af_status latest(struct api_server *s, char **note, size_t *len,
 	return L3AF_OK;
 }
 
-/* The key-set entry a package entry names (if the entry is a package). */
-static enum l3af_status add_keys(struct api_server *s, struct tlog_bundle *b, uint64_t size,
-				 struct l3af_err *err)
+/* The key-set entry a package entry names (if the entry is a package):
+ * keys is its index, API_KEYS_NONE, or API_KEYS_UNKNOWN to parse the entry
+ * and find out. */
+static enum l3af_status add_keys(struct api_server *s, struct tlog_bundle *b, uint64_t keys,
+				 uint64_t size, struct l3af_err *err)
 {
-	struct signer_entry e = {0};
-	uint8_t *keys = NULL;
+	uint8_t *kbytes = NULL;
 	size_t klen = 0;
 	enum l3af_status rc;
 
-	if (signer_entry_parse(b->entry, b->entry_len, &e, NULL) != L3AF_OK ||
-	    e.kind != SIGNER_ENTRY_PACKAGE) {
+	if (keys == API_KEYS_UNKNOWN) {
+		struct signer_entry e = {0};
+		keys = API_KEYS_NONE; /* not ours, or not a package: no keys lines */
+		if (signer_entry_parse(b->entry, b->entry_len, &e, NULL) == L3AF_OK &&
+		    e.kind == SIGNER_ENTRY_PACKAGE)
+			keys = e.pkg.keys_index;
 		signer_entry_clear(&e);
-		return L3AF_OK; /* not ours, or not a package: no keys lines */
 	}
-	b->keys_index = e.pkg.keys_index;
-	signer_entry_clear(&e);
-	rc = tlog_entry_read(s->log, b->keys_index, &keys, &klen, err);
+	if (keys == API_KEYS_NONE)
+		return L3AF_OK;
+	b->keys_index = keys;
+	rc = tlog_entry_read(s->log, b->keys_index, &kbytes, &klen, err);
 	if (rc == L3AF_OK && klen > sizeof(b->keys_entry))
 		rc = l3af_fail(err, L3AF_E_CORRUPT, "entry too long");
 	if (rc == L3AF_OK) {
-		memcpy(b->keys_entry, keys, klen);
+		memcpy(b->keys_entry, kbytes, klen);
 		b->keys_entry_len = klen;
 		b->has_keys = true;
 		rc = api_prove_inclusion(s, b->keys_index, size, b->kproof, &b->nkproof, err);
 	}
-	l3af_free(keys);
+	l3af_free(kbytes);
 	return rc;
 }
 
 enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out, size_t *len,
 				struct l3af_err *err)
+{
+	return api_bundle_for_keys(s, index, API_KEYS_UNKNOWN, out, len, err);
+}
+
+enum l3af_status api_bundle_for_keys(struct api_server *s, uint64_t index, uint64_t keys,
+				     char **out, size_t *len, struct l3af_err *err)
 {
 	/* About 330 KiB, mostly buffers used up to their lengths: not zeroed
 	 * (zeroing it was the largest cost of a bundle); every field
@@ -103,7 +114,7 @@ enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out
 		rc = api_prove_inclusion(s, index, cp.size, b->proof.proof, &b->proof.nproof, err);
 	}
 	if (rc == L3AF_OK)
-		rc = add_keys(s, b, cp.size, err);
+		rc = add_keys(s, b, keys, cp.size, err);
 	if (rc == L3AF_OK)
 		rc = tlog_bundle_format(b, note, note_len, out, len, err);
 	l3af_free(entry);

@@ -45,6 +45,34 @@ enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsig
 	return ret;
 }
 
+enum MHD_Result api_refuse_busy(struct api_server *s, struct MHD_Connection *c,
+				const char *message)
+{
+	json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", "busy", "message", message);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct MHD_Response *r = NULL;
+	enum MHD_Result ret;
+
+	json_decref(doc);
+	api_metrics_refused(s->metrics, "busy");
+	if (text)
+		r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+	free(text);
+	if (!r)
+		return api_send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", message, NULL);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, API_KIND_JSON.type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, API_KIND_JSON.cache);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+bool api_write_broken(struct api_write *w)
+{
+	return w->index_broken || w->log_broken;
+}
+
 /* ---- publishers in memory ---- */
 
 struct api_pub *api_write_pub(struct api_write *w, const char *publisher)
@@ -55,42 +83,103 @@ struct api_pub *api_write_pub(struct api_write *w, const char *publisher)
 	return NULL;
 }
 
+enum l3af_status api_write_pub_reserve(struct api_write *w, struct l3af_err *err)
+{
+	if (w->npubs == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct api_pub *n = l3af_realloc(w->pubs, cap * sizeof(*n));
+		if (!n)
+			return l3af_fail(err, L3AF_E_NOMEM, "publishers: out of memory");
+		w->pubs = n;
+		w->cap = cap;
+	}
+	return L3AF_OK;
+}
+
 static enum l3af_status pub_set(struct api_write *w, const struct signer_keyset *ks,
-				const uint8_t *entry, size_t len, bool known, uint64_t index,
+				const uint8_t leaf[32], bool known, uint64_t index,
 				struct l3af_err *err)
 {
 	struct api_pub *p = api_write_pub(w, ks->publisher);
 
 	if (!p) {
-		if (w->npubs == w->cap) {
-			size_t cap = w->cap ? w->cap * 2 : 8;
-			struct api_pub *n = l3af_realloc(w->pubs, cap * sizeof(*n));
-			if (!n)
-				return l3af_fail(err, L3AF_E_NOMEM, "publishers: out of memory");
-			w->pubs = n;
-			w->cap = cap;
-		}
+		if (api_write_pub_reserve(w, err) != L3AF_OK)
+			return err->code;
 		p = &w->pubs[w->npubs++];
 	}
 	p->ks = *ks;
 	p->index = index;
 	p->index_known = known;
-	tlog_hash_leaf(entry, len, p->leaf);
+	p->gen = ++w->gen;
+	memcpy(p->leaf, leaf, 32);
 	return L3AF_OK;
 }
 
-enum l3af_status api_write_pub_add(struct api_write *w, const struct signer_keyset *ks,
-				   const uint8_t *entry, size_t len, struct l3af_err *err)
+enum l3af_status api_write_pub_set(struct api_write *w, struct api_ticket *t,
+				   const struct signer_keyset *ks, struct l3af_err *err)
 {
-	return pub_set(w, ks, entry, len, false, 0, err);
+	struct api_pub *cur = api_write_pub(w, ks->publisher);
+
+	if (cur) {
+		t->prev_pub = l3af_malloc(sizeof(*t->prev_pub));
+		if (!t->prev_pub)
+			return l3af_fail(err, L3AF_E_NOMEM, "publishers: out of memory");
+		*t->prev_pub = *cur;
+	}
+	t->has_prev_pub = cur != NULL;
+	return pub_set(w, ks, t->leaf, false, 0, err);
 }
 
-void api_write_wait_pub(struct api_write *w, const char *publisher)
+/* Lock held: the log refused publisher.keys ticket t. Undo its key set: the
+ * publisher gets its state before t back (a registration is dropped); if a
+ * later update is queued on top of t, that one's "before" becomes t's. */
+static void pub_undo(struct api_write *w, struct api_ticket *t)
+{
+	for (size_t i = 0; i < w->npubs; i++) {
+		struct api_pub *p = &w->pubs[i];
+		if (p->index_known || memcmp(p->leaf, t->leaf, 32) != 0)
+			continue;
+		if (t->has_prev_pub) {
+			*p = *t->prev_pub;
+			p->gen = ++w->gen;
+		} else {
+			w->pubs[i] = w->pubs[--w->npubs];
+		}
+		return;
+	}
+	for (struct api_ticket *u = t->next; u; u = u->next)
+		if (u->kind == SIGNER_ENTRY_PUBLISHER_KEYS && u->has_prev_pub &&
+		    !memcmp(u->prev_pub->leaf, t->leaf, 32)) {
+			u->has_prev_pub = t->has_prev_pub;
+			if (t->has_prev_pub)
+				*u->prev_pub = *t->prev_pub;
+			return;
+		}
+}
+
+static void flush(struct api_write *w);
+
+enum l3af_status api_write_wait_pub(struct api_write *w, const char *publisher)
 {
 	struct api_pub *p;
 
-	while ((p = api_write_pub(w, publisher)) && !p->index_known)
-		pthread_cond_wait(&w->cv, &w->lock);
+	while ((p = api_write_pub(w, publisher)) && !p->index_known) {
+		if (w->log_broken)
+			return L3AF_E_IO;
+		if (w->head && w->head->done) {
+			flush(w); /* whoever queued it may be gone */
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->cv, &w->lock, &ts);
+	}
+	return w->log_broken ? L3AF_E_IO : L3AF_OK;
 }
 
 /* ---- tickets ---- */
@@ -101,6 +190,7 @@ static void ticket_unref(struct api_ticket *t)
 		return;
 	if (t->has_parsed)
 		signer_entry_clear(&t->parsed);
+	l3af_free(t->prev_pub);
 	pthread_cond_destroy(&t->cv);
 	l3af_free(t->entry);
 	l3af_free(t);
@@ -133,6 +223,9 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
 	t->next = NULL;
 	t->refs = 2; /* the pending list and the caller */
 	t->has_parsed = false;
+	t->has_prev_pub = false;
+	t->prev_pub = NULL;
+	tlog_hash_leaf((const uint8_t *)entry, len, t->leaf);
 	pthread_cond_init(&t->cv, NULL);
 	t->done = t->flushed = false;
 	t->t0_ns = l3af_now_ns();
@@ -146,6 +239,10 @@ enum l3af_status api_write_enqueue(struct api_write *w, const struct api_ticket 
 	t->len = len;
 	t->w = w;
 	rc = tlog_seq_submit(w->seq, (const uint8_t *)entry, len, on_done, t, err);
+	if (rc == L3AF_E_IO && !w->log_broken) {
+		w->log_broken = true;
+		api_diag(w->s, "log: %s; writes are refused until a restart", err->msg);
+	}
 	if (rc != L3AF_OK) {
 		pthread_cond_destroy(&t->cv);
 		l3af_free(t->entry);
@@ -200,15 +297,21 @@ static void flush(struct api_write *w)
 	while (w->head != end) {
 		t = w->head;
 		w->head = t->next;
+		if (t->rc != L3AF_OK && !w->log_broken) {
+			w->log_broken = true;
+			api_diag(w->s, "log: an append failed (%s); writes are refused until a "
+				 "restart", l3af_status_name(t->rc));
+		}
+		if (t->kind == SIGNER_ENTRY_PUBLISHER_KEYS && t->rc != L3AF_OK)
+			pub_undo(w, t);
 		if (t->kind == SIGNER_ENTRY_PUBLISHER_KEYS && t->rc == L3AF_OK) {
 			/* its publisher's key set now has a real index */
 			for (size_t i = 0; i < w->npubs; i++) {
 				struct api_pub *p = &w->pubs[i];
-				uint8_t leaf[32];
-				tlog_hash_leaf(t->entry, t->len, leaf);
-				if (!p->index_known && !memcmp(leaf, p->leaf, 32)) {
+				if (!p->index_known && !memcmp(t->leaf, p->leaf, 32)) {
 					p->index = t->index;
 					p->index_known = true;
+					p->gen = ++w->gen;
 				}
 			}
 		}
@@ -348,8 +451,11 @@ static enum l3af_status load_pub(void *ctx, uint64_t index, struct l3af_err *err
 	if (rc == L3AF_OK && e.kind != SIGNER_ENTRY_PUBLISHER_KEYS)
 		rc = l3af_fail(err, L3AF_E_CORRUPT, "index.db: entry %llu is not publisher.keys",
 			       (unsigned long long)index);
-	if (rc == L3AF_OK)
-		rc = pub_set(w, &e.keyset, bytes, len, true, index, err);
+	if (rc == L3AF_OK) {
+		uint8_t leaf[32];
+		tlog_hash_leaf(bytes, len, leaf);
+		rc = pub_set(w, &e.keyset, leaf, true, index, err);
+	}
 	signer_entry_clear(&e);
 	l3af_free(bytes);
 	return rc;
@@ -399,6 +505,8 @@ static enum l3af_status write_new(struct api_server *s, struct api_write **out,
 	}
 	w->max_artifact = s->cfg.max_artifact_bytes ? s->cfg.max_artifact_bytes
 						    : API_DEFAULT_MAX_ARTIFACT;
+	w->max_uploads = s->cfg.max_uploads ? s->cfg.max_uploads : API_DEFAULT_MAX_UPLOADS;
+	w->max_spool = s->cfg.max_spool_bytes ? s->cfg.max_spool_bytes : API_DEFAULT_MAX_SPOOL;
 	w->policy = s->cfg.policy;
 	if (!w->policy) {
 		w->own_policy = ebpf_policy_default();
