@@ -330,6 +330,13 @@ enum l3af_status lv_trust_parse(const char *text, size_t len, bool allow_none,
 				 has_quorum ? "no log line (the verifier needs the log's key)"
 					    : "no quorum line (exactly one is required)");
 	}
+	if (p->admin.nadmins > 1 && !p->has_admin_threshold) {
+		/* A silent 1-of-n would let any one admin key (with a log
+		 * that misbehaves) pass the pinning: make the choice explicit. */
+		memset(p, 0, sizeof(*p));
+		return l3af_fail(err, L3AF_E_INVALID, "trust policy: %s",
+				 "several admin lines need an admin-threshold line");
+	}
 	if (p->admin.nadmins && !p->has_admin_threshold)
 		p->admin.threshold = 1;
 	return L3AF_OK;

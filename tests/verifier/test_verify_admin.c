@@ -103,6 +103,17 @@ static void test_admin_policy_syntax(void **state)
 		free(full);
 		free(p);
 	}
+	/* two admin lines and no admin-threshold: the threshold must be chosen */
+	{
+		char line2[400];
+		admin_line("second", stranger, line2, sizeof(line2));
+		snprintf(bad, sizeof(bad), "%s%s" GOOD_TAIL, line, line2);
+		p = vfx_policy(&F, bad);
+		assert_int_equal(l3af_verify_config_trust_policy(cfg, p, strlen(p), err),
+				 L3AF_VERIFY_E_CONFIG);
+		assert_non_null(strstr(err, "admin-threshold"));
+		free(p);
+	}
 	/* threshold above the admins */
 	snprintf(bad, sizeof(bad), "%sadmin-threshold 2\n" GOOD_TAIL, line);
 	p = vfx_policy(&F, bad);
