@@ -52,13 +52,21 @@ void api_admission_clear(struct api_admission *u)
 /* The package name of the payload before anything is verified: only to
  * choose which publisher an unnamed signature is tried against (and the
  * refusal code). Standard base64 only; "" otherwise. */
-static void name_hint(struct api_admission *u, const char *b64, size_t len)
+void api_admit_hint(struct api_admission *u)
 {
 	struct signer_statement st = {.predicate = NULL};
 	struct l3af_err err = {0};
-	uint8_t *payload = l3af_malloc(len + 1);
+	const json_t *p = json_object_get(u->env, "payload");
+	const char *b64 = json_string_value(p);
+	size_t len = json_string_length(p);
+	uint8_t *payload = NULL;
 	size_t plen = 0;
 
+	if (u->hint_done)
+		return;
+	u->hint_done = true;
+	if (b64)
+		payload = l3af_malloc(len + 1);
 	if (payload && l3af_base64_decode(payload, len + 1, &plen, b64, len) == L3AF_OK &&
 	    signer_statement_parse((const char *)payload, plen, &st, &err) == L3AF_OK) {
 		const char *name = json_string_value(json_object_get(st.predicate, "name"));
@@ -91,7 +99,6 @@ bool api_admit_parse(struct api_admission *u, const char *text, size_t len,
 		const char *id = json_string_value(json_object_get(sig, "keyid"));
 		u->empty_keyid = u->empty_keyid || !id || !id[0];
 	}
-	name_hint(u, json_string_value(payload), json_string_length(payload));
 	u->cand.envelope = u->env;
 	return true;
 }

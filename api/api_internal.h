@@ -21,7 +21,7 @@
 #define API_DEFAULT_MAX_ARTIFACT (64ull << 20)
 #define API_DEFAULT_MAX_BATCH 4096u
 #define API_DEFAULT_MAX_PENDING 65536u
-#define API_DEFAULT_WRITE_THREADS 16u         /* thread pool when data_dir is set */
+#define API_DEFAULT_WRITE_THREADS 64u         /* thread pool when data_dir is set */
 #define API_LOOKUP_MAX 1000                    /* rows in one lookup answer */
 #define API_MULTIPART_SLACK (64u * 1024)       /* multipart framing over the parts */
 #define API_ARTIFACT_MEM_MAX (256u * 1024)     /* artifacts up to this stay in memory */
@@ -49,6 +49,13 @@ struct api_write;  /* write side state (submit.c, admin_api.c, index.c) */
 struct api_metrics; /* counters (metrics.c) */
 struct api_proof_cache; /* proof_cache.c */
 
+#define API_KEYS_CACHE_SLOTS 8u /* key-set entries kept for bundles (query.c) */
+struct api_keys_slot {
+	uint64_t index;
+	uint8_t *bytes; /* NULL: empty */
+	size_t len;
+};
+
 struct api_server {
 	struct tlog *log;                /* borrowed */
 	struct MHD_Daemon *mhd;
@@ -58,6 +65,9 @@ struct api_server {
 	struct api_write *w;             /* NULL: read-only server */
 	struct api_metrics *metrics;
 	struct api_proof_cache *proofs;  /* tile trees for v1 proofs (thread safe) */
+	pthread_mutex_t keys_lock;       /* guards keys_cache, keys_next */
+	struct api_keys_slot keys_cache[API_KEYS_CACHE_SLOTS];
+	unsigned keys_next;
 	/* lock guards everything below */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -134,6 +144,11 @@ enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out
 #define API_KEYS_NONE (UINT64_MAX - 1)
 enum l3af_status api_bundle_for_keys(struct api_server *s, uint64_t index, uint64_t keys,
 				     char **out, size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
+/* The same when the caller also has the entry's bytes (known, the bytes
+ * logged at index: a new entry the server just built), not read again. */
+enum l3af_status api_bundle_for_entry(struct api_server *s, uint64_t index, uint64_t keys,
+				      const uint8_t *known, size_t known_len, char **out,
+				      size_t *len, struct l3af_err *err) L3AF_MUST_CHECK;
 
 /* ---- proof_cache.c: inclusion proofs through a bounded tile-tree cache ---- */
 enum l3af_status api_proof_cache_new(struct api_proof_cache **out,
@@ -330,8 +345,11 @@ struct api_admission {
 	size_t nobjs;
 	struct signer_package cand;     /* json members borrowed from above */
 	/* before authentication: the package name of the (unverified)
-	 * payload, "" if it does not decode (standard base64) or parse */
+	 * payload, "" if it does not decode (standard base64) or parse;
+	 * computed by api_admit_hint only when needed (an unnamed signature,
+	 * or to word a refusal) */
 	char hint[SIGNER_PKG_NAME_MAX + 1];
+	bool hint_done;
 	bool empty_keyid;               /* a signature without keyid */
 	/* submit.c: the key set it was authenticated under (a copy) */
 	struct signer_keyset *ks;
@@ -343,6 +361,8 @@ void api_admission_clear(struct api_admission *u);
 /* The envelope JSON (strict), artifact name, hint. false: *v says. */
 bool api_admit_parse(struct api_admission *u, const char *envelope, size_t envelope_len,
 		     const char *artifact_name, struct api_verdict *v);
+/* u->hint from the envelope's payload (once; after api_admit_parse). */
+void api_admit_hint(struct api_admission *u);
 /* DSSE under ks (threshold, keys), payloadType, then (once) the statement
  * and predicate from the verified payload, and the namespace. */
 bool api_admit_sign(struct api_admission *u, const struct signer_keyset *ks,

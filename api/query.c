@@ -34,6 +34,40 @@ static enum l3af_status latest(struct api_server *s, char **note, size_t *len,
 	return L3AF_OK;
 }
 
+/* Key-set entries by index (an entry's bytes never change): most bundles
+ * name the same few. Copies b's key-set entry from the cache if it holds
+ * b->keys_index. */
+static bool keys_cached(struct api_server *s, struct tlog_bundle *b)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&s->keys_lock);
+	for (size_t i = 0; i < API_KEYS_CACHE_SLOTS && !hit; i++) {
+		const struct api_keys_slot *k = &s->keys_cache[i];
+		if (k->bytes && k->index == b->keys_index) {
+			memcpy(b->keys_entry, k->bytes, k->len);
+			b->keys_entry_len = k->len;
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&s->keys_lock);
+	return hit;
+}
+
+/* Keep bytes (l3af_malloc'd, taken over) as the entry at index. */
+static void keys_cache_put(struct api_server *s, uint64_t index, uint8_t *bytes, size_t len)
+{
+	struct api_keys_slot *k;
+
+	pthread_mutex_lock(&s->keys_lock);
+	k = &s->keys_cache[s->keys_next++ % API_KEYS_CACHE_SLOTS];
+	l3af_free(k->bytes);
+	k->index = index;
+	k->bytes = bytes;
+	k->len = len;
+	pthread_mutex_unlock(&s->keys_lock);
+}
+
 /* The key-set entry a package entry names (if the entry is a package):
  * keys is its index, API_KEYS_NONE, or API_KEYS_UNKNOWN to parse the entry
  * and find out. */
@@ -55,12 +89,20 @@ static enum l3af_status add_keys(struct api_server *s, struct tlog_bundle *b, ui
 	if (keys == API_KEYS_NONE)
 		return L3AF_OK;
 	b->keys_index = keys;
-	rc = tlog_entry_read(s->log, b->keys_index, &kbytes, &klen, err);
-	if (rc == L3AF_OK && klen > sizeof(b->keys_entry))
-		rc = l3af_fail(err, L3AF_E_CORRUPT, "entry too long");
+	if (keys_cached(s, b)) {
+		rc = L3AF_OK;
+	} else {
+		rc = tlog_entry_read(s->log, b->keys_index, &kbytes, &klen, err);
+		if (rc == L3AF_OK && klen > sizeof(b->keys_entry))
+			rc = l3af_fail(err, L3AF_E_CORRUPT, "entry too long");
+		if (rc == L3AF_OK) {
+			memcpy(b->keys_entry, kbytes, klen);
+			b->keys_entry_len = klen;
+			keys_cache_put(s, b->keys_index, kbytes, klen);
+			kbytes = NULL;
+		}
+	}
 	if (rc == L3AF_OK) {
-		memcpy(b->keys_entry, kbytes, klen);
-		b->keys_entry_len = klen;
 		b->has_keys = true;
 		rc = api_prove_inclusion(s, b->keys_index, size, b->kproof, &b->nkproof, err);
 	}
@@ -76,6 +118,13 @@ enum l3af_status api_bundle_for(struct api_server *s, uint64_t index, char **out
 
 enum l3af_status api_bundle_for_keys(struct api_server *s, uint64_t index, uint64_t keys,
 				     char **out, size_t *len, struct l3af_err *err)
+{
+	return api_bundle_for_entry(s, index, keys, NULL, 0, out, len, err);
+}
+
+enum l3af_status api_bundle_for_entry(struct api_server *s, uint64_t index, uint64_t keys,
+				      const uint8_t *known, size_t known_len, char **out,
+				      size_t *len, struct l3af_err *err)
 {
 	/* About 330 KiB, mostly buffers used up to their lengths: not zeroed
 	 * (zeroing it was the largest cost of a bundle); every field
@@ -103,12 +152,14 @@ enum l3af_status api_bundle_for_keys(struct api_server *s, uint64_t index, uint6
 	if (rc == L3AF_OK && index >= cp.size)
 		rc = l3af_fail(err, L3AF_E_NOTFOUND, "entry %llu is not in the tree of size %llu",
 			       (unsigned long long)index, (unsigned long long)cp.size);
-	if (rc == L3AF_OK)
+	if (rc == L3AF_OK && !known)
 		rc = tlog_entry_read(s->log, index, &entry, &elen, err);
+	if (rc == L3AF_OK && known)
+		elen = known_len;
 	if (rc == L3AF_OK && elen > sizeof(b->entry))
 		rc = l3af_fail(err, L3AF_E_CORRUPT, "entry too long");
 	if (rc == L3AF_OK) {
-		memcpy(b->entry, entry, elen);
+		memcpy(b->entry, known ? known : entry, elen);
 		b->entry_len = elen;
 		b->proof.index = index;
 		rc = api_prove_inclusion(s, index, cp.size, b->proof.proof, &b->proof.nproof, err);

@@ -519,6 +519,7 @@ static enum l3af_status server_new(struct tlog *log, const struct api_config *cf
 	s->cfg = *cfg;
 	s->timeout_ns = (uint64_t)cfg->timeout_s * 1000000000ull;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->keys_lock, NULL);
 	/* The watchdog's deadlines are on the monotonic clock, like l3af_now_ns. */
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -638,5 +639,8 @@ void api_server_stop(struct api_server *srv)
 	pthread_mutex_destroy(&srv->lock);
 	api_metrics_free(srv->metrics);
 	api_proof_cache_free(srv->proofs);
+	for (size_t i = 0; i < API_KEYS_CACHE_SLOTS; i++)
+		l3af_free(srv->keys_cache[i].bytes);
+	pthread_mutex_destroy(&srv->keys_lock);
 	l3af_free(srv);
 }

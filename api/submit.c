@@ -119,31 +119,69 @@ again:
 	return true;
 }
 
-/* Choose the candidates and verify the signature under their copies. */
+/* Lock held: the publisher whose namespaces cover u->hint, in owner[]
+ * ("" if none), once its key set is indexed. false: *v says. */
+static bool owner_name(struct api_write *w, struct api_admission *u,
+		       char owner[static SIGNER_PUBLISHER_MAX + 1], struct api_verdict *v)
+{
+	const struct api_pub *own;
+
+	for (;;) {
+		if (api_write_broken(w))
+			return broken(v);
+		own = owner_of(w, u->hint);
+		if (!own || own->index_known)
+			break;
+		char id[SIGNER_PUBLISHER_MAX + 1];
+		snprintf(id, sizeof(id), "%s", own->ks.publisher);
+		if (api_write_wait_pub(w, id) != L3AF_OK)
+			return broken(v);
+	}
+	snprintf(owner, SIGNER_PUBLISHER_MAX + 1, "%s", own ? own->ks.publisher : "");
+	return true;
+}
+
+/* Choose the candidates and verify the signature under their copies. The
+ * payload's name (u->hint) is read before verification only when a
+ * signature has no key ID (it chooses the candidate then) or to word a
+ * refusal (signature vs unknown_publisher, the owner's answer first). */
 static bool authenticate(struct api_write *w, struct api_admission *u, struct api_verdict *v)
 {
 	struct cand *c = l3af_calloc(API_CANDIDATES_MAX, sizeof(*c));
+	struct api_verdict *got = l3af_calloc(API_CANDIDATES_MAX, sizeof(*got));
 	char owner[SIGNER_PUBLISHER_MAX + 1];
 	struct api_verdict first = {0};
 	size_t n = 0, i;
 	bool ok;
 
-	if (!c)
+	if (!c || !got) {
+		l3af_free(c);
+		l3af_free(got);
 		return refuse(v, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "out of memory");
+	}
+	if (u->empty_keyid)
+		api_admit_hint(u);
 	pthread_mutex_lock(&w->lock);
 	ok = candidates(w, u, c, &n, owner, v);
 	pthread_mutex_unlock(&w->lock);
 	for (i = 0; ok && i < n; i++) {
-		struct api_verdict got = {0};
-		if (api_admit_sign(u, &c[i].ks, c[i].index, &got))
+		if (api_admit_sign(u, &c[i].ks, c[i].index, &got[i]))
 			break;
-		if (got.status == MHD_HTTP_BAD_REQUEST || got.status >= 500) {
-			*v = got; /* not about this key set: malformed, or no memory */
+		if (got[i].status == MHD_HTTP_BAD_REQUEST || got[i].status >= 500) {
+			*v = got[i]; /* not about this key set: malformed, or no memory */
 			ok = false;
-		} else if (!first.status || !strcmp(c[i].ks.publisher, owner)) {
-			first = got; /* prefer the answer of the name's owner */
 		}
 	}
+	if (ok && i == n && !u->hint_done) {
+		/* refused: who owns the name decides the wording */
+		api_admit_hint(u);
+		pthread_mutex_lock(&w->lock);
+		ok = owner_name(w, u, owner, v);
+		pthread_mutex_unlock(&w->lock);
+	}
+	for (size_t j = 0; ok && i == n && j < n; j++)
+		if (!first.status || !strcmp(c[j].ks.publisher, owner))
+			first = got[j]; /* prefer the answer of the name's owner */
 	if (ok && i < n) {
 		if (!u->ks)
 			u->ks = l3af_malloc(sizeof(*u->ks));
@@ -166,6 +204,7 @@ static bool authenticate(struct api_write *w, struct api_admission *u, struct ap
 		*v = first;
 		ok = false;
 	}
+	l3af_free(got);
 	l3af_free(c);
 	return ok;
 }
@@ -227,13 +266,12 @@ static bool still_current(struct api_write *w, const struct api_admission *u)
 	return p && p->gen == u->gen && p->index_known;
 }
 
-/* Step 3 (lock held): admit and wait. */
+/* Step 3 (lock held): admit and wait. A new entry's bytes are kept in
+ * *entry (l3af_malloc'd) for the answer's bundle. */
 static bool admit(struct api_write *w, struct api_admission *u, bool *existing, uint64_t *index,
-		  struct api_verdict *v)
+		  char **entry, size_t *len, struct api_verdict *v)
 {
 	struct api_ticket tmpl = {.kind = SIGNER_ENTRY_PACKAGE}, *t = NULL;
-	char *entry = NULL;
-	size_t len = 0;
 	enum l3af_status rc;
 
 	if (api_write_broken(w))
@@ -248,10 +286,9 @@ static bool admit(struct api_write *w, struct api_admission *u, bool *existing, 
 		snprintf(tmpl.version, sizeof(tmpl.version), "%s", u->cand.version);
 		snprintf(tmpl.platform, sizeof(tmpl.platform), "%s", u->cand.platform);
 		struct signer_entry parsed;
-		if (!api_admit_entry(u, &entry, &len, &parsed, v))
+		if (!api_admit_entry(u, entry, len, &parsed, v))
 			return false;
-		rc = api_write_enqueue(w, &tmpl, entry, len, &t, &v->err);
-		l3af_free(entry);
+		rc = api_write_enqueue(w, &tmpl, *entry, *len, &t, &v->err);
 		if (rc == L3AF_OK) {
 			/* flushed only under the lock we hold */
 			t->parsed = parsed;
@@ -294,7 +331,8 @@ static bool map_artifact(struct api_server *s, int fd, uint64_t size, const uint
 
 /* Steps 2 and 3; the key set may change once while step 2 runs. */
 static bool check_and_admit(struct api_server *s, struct api_admission *u, const uint8_t *art,
-			    uint64_t size, bool *existing, uint64_t *index, struct api_verdict *v)
+			    uint64_t size, bool *existing, uint64_t *index, char **entry,
+			    size_t *len, struct api_verdict *v)
 {
 	struct api_write *w = s->w;
 	bool ok;
@@ -305,7 +343,7 @@ static bool check_and_admit(struct api_server *s, struct api_admission *u, const
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&w->lock);
 		if (still_current(w, u)) {
-			ok = admit(w, u, existing, index, v);
+			ok = admit(w, u, existing, index, entry, len, v);
 			pthread_mutex_unlock(&w->lock);
 			return ok;
 		}
@@ -321,15 +359,17 @@ static bool check_and_admit(struct api_server *s, struct api_admission *u, const
 }
 
 /* keys: the new entry's keys_index, known without parsing it again; an
- * existing entry may name an older key set, so it is parsed. */
+ * existing entry may name an older key set, so it is parsed. entry: the
+ * new entry's bytes (NULL for an existing one: read from the log). */
 static enum MHD_Result answer(struct api_server *s, struct MHD_Connection *c, bool existing,
-			      uint64_t index, uint64_t keys)
+			      uint64_t index, uint64_t keys, const char *entry, size_t entry_len)
 {
 	struct l3af_err err = {0};
 	char *bundle = NULL;
 	size_t len = 0;
-	enum l3af_status rc = api_bundle_for_keys(s, index, existing ? API_KEYS_UNKNOWN : keys,
-						  &bundle, &len, &err);
+	enum l3af_status rc = api_bundle_for_entry(s, index, existing ? API_KEYS_UNKNOWN : keys,
+						   (const uint8_t *)entry, entry_len, &bundle,
+						   &len, &err);
 
 	if (rc != L3AF_OK)
 		return api_send_failure(s, c, "/v1/submit", rc, &err);
@@ -348,6 +388,8 @@ enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c
 	bool ok, existing = false;
 	uint64_t index = 0;
 	const uint8_t *art = artifact_mem;
+	char *entry = NULL;
+	size_t entry_len = 0;
 	enum MHD_Result ret;
 
 	ok = api_submit_auth(s, u, envelope, envelope_len, artifact_name);
@@ -356,11 +398,13 @@ enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c
 	if (ok && !art)
 		ok = map_artifact(s, artifact_fd, artifact_size, &art, &v);
 	if (ok)
-		ok = check_and_admit(s, u, art, artifact_size, &existing, &index, &v);
+		ok = check_and_admit(s, u, art, artifact_size, &existing, &index, &entry,
+				     &entry_len, &v);
 	if (art && !artifact_mem && artifact_size)
 		munmap((void *)(uintptr_t)art, artifact_size);
 	if (ok)
-		ret = answer(s, c, existing, index, u->cand.keys_index);
+		ret = answer(s, c, existing, index, u->cand.keys_index, existing ? NULL : entry,
+			     entry_len);
 	else if (!strcmp(v.code, "busy"))
 		ret = api_refuse_busy(s, c, v.err.msg);
 	else
@@ -368,5 +412,6 @@ enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c
 				 !strcmp(v.code, "policy")
 					 ? json_pack("{s:O}", "violations", u->violations)
 					 : NULL);
+	l3af_free(entry);
 	return ret;
 }
