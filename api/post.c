@@ -220,12 +220,18 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 		} else if (!strcmp(key, "artifact")) {
 			if (p->have_art)
 				goto dup;
+			if (!p->have_env) {
+				/* Authentication needs the envelope: an artifact sent
+				 * first would be kept (spooled) unauthenticated. */
+				post_refuse(p, MHD_HTTP_BAD_REQUEST, "bad_request",
+					    "the envelope part must come before the artifact part");
+				return MHD_YES;
+			}
 			p->have_art = true;
 			p->cur = "artifact";
 			if (!artifact_start(p, filename))
 				return MHD_YES;
-			if (p->have_env &&
-			    !api_submit_auth(p->s, &p->u, p->body ? p->body : "", p->body_len,
+			if (!api_submit_auth(p->s, &p->u, p->body ? p->body : "", p->body_len,
 					     p->art_name)) {
 				/* refused before any artifact byte is kept */
 				post_refuse(p, p->u.early.status, p->u.early.code, "");

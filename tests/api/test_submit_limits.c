@@ -373,6 +373,57 @@ static void *trickle_main(void *arg)
 	return NULL;
 }
 
+/* The artifact part before the envelope part: refused (400) at the start of
+ * the artifact, so no unauthenticated byte is kept; then the same parts in
+ * order are admitted. */
+static void test_artifact_before_envelope(void **state)
+{
+	struct fx f;
+	struct snap s;
+	struct reply r;
+	curl_mime *mime;
+	curl_mimepart *part;
+	char *pkg, *env, url[128];
+
+	(void)state;
+	fx_setup(&f, NULL);
+	fx_register(&f, "acme", "acme-*", f.acme);
+	pkg = fx_make_package(&f, "acme-order", "xdp_tail.bpf.o", "# order\n");
+	env = fx_sign_package(pkg, "1.0.0", f.acme);
+	snap_take(&f, &s);
+
+	mime = curl_mime_init(f.h);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "artifact");
+	curl_mime_filedata(part, pkg);
+	curl_mime_filename(part, strrchr(pkg, '/') + 1);
+	part = curl_mime_addpart(mime);
+	curl_mime_name(part, "envelope");
+	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
+	memset(&r, 0, sizeof(r));
+	snprintf(url, sizeof(url), "%s/v1/submit", f.base);
+	curl_easy_reset(f.h);
+	curl_easy_setopt(f.h, CURLOPT_URL, url);
+	curl_easy_setopt(f.h, CURLOPT_MIMEPOST, mime);
+	curl_easy_setopt(f.h, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, hu_on_body);
+	curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &r);
+	r.curl = curl_easy_perform(f.h);
+	curl_easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &r.status);
+	curl_mime_free(mime);
+	curl_easy_reset(f.h);
+	fx_expect_refusal(&r, 400, "bad_request");
+	assert_non_null(strstr((const char *)r.body, "envelope part must come before"));
+	reply_free(&r);
+	snap_same(&f, &s, "acme-order");
+	assert_int_equal(fx_tmp_files(&f), 0);
+
+	submit_new(&f, env, pkg);
+	l3af_free(env);
+	free(pkg);
+	fx_teardown(&f);
+}
+
 static void test_slow_clients_while_submitting(void **state)
 {
 	enum { SLOW = 4, PKGS = 3 };
@@ -442,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_artifact_over_cap),
 		cmocka_unit_test(test_truncated_bodies),
 		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_artifact_before_envelope),
 		cmocka_unit_test(test_slow_clients_while_submitting),
 	};
 
