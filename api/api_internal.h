@@ -1,8 +1,10 @@
 /*
  * api_internal.h - shared by the files of l3af_api's server: the server
- * core (server.c: routing, connections, responses), the write side
- * (submit.c, admin_api.c), the lookup index (index.c), the v1 queries
- * (query.c) and /metrics (metrics.c). Not installed; not for the CLI.
+ * core (server.c: routing, start and stop; respond.c: responses; listen.c,
+ * watchdog.c: connections), the write side (write.c, publishers.c, post.c,
+ * submit.c, admit.c, admin_api.c), the lookup index (index.c), the v1
+ * queries (query.c, proof_cache.c) and /metrics (metrics.c). Grouped by the
+ * file that defines each declaration. Not installed; not for the CLI.
  */
 #ifndef L3AF_API_INTERNAL_H
 #define L3AF_API_INTERNAL_H
@@ -30,7 +32,7 @@
 #define API_DEFAULT_MAX_SPOOL (1ull << 30)     /* bytes spooled in DIR/tmp, all uploads */
 #define API_CANDIDATES_MAX 8u                  /* publishers tried for one envelope */
 
-/* Response header sets (server.c). */
+/* Response header sets (respond.c). */
 struct body_kind {
 	const char *type;
 	const char *cache;
@@ -79,8 +81,13 @@ struct api_server {
 	char start_msg[API_DIAG_LINE_MAX];
 };
 
-/* ---- server.c: responses ---- */
+/* ---- server.c: diagnostics (routing, start and stop are api.h's) ---- */
 void api_diag(struct api_server *s, const char *fmt, ...) L3AF_PRINTF(2, 3);
+
+/* ---- respond.c: responses ---- */
+/* The status of the response this thread queued last (server.c counts it
+ * for /metrics and resets it to 0). */
+extern _Thread_local unsigned api_last_status;
 /* Queue a body allocated with l3af_malloc (freed by MHD). */
 enum MHD_Result api_send_owned(struct MHD_Connection *c, unsigned status,
 			       const struct body_kind *kind, void *body, size_t len);
@@ -201,7 +208,8 @@ enum l3af_status api_index_nonce_used(struct api_index *ix, const char *nonce_he
 				      int64_t now, bool *used,
 				      struct l3af_err *err) L3AF_MUST_CHECK;
 
-/* ---- the write side (write.c core; submit.c, admin_api.c) ---- */
+/* ---- the write side: shared state (write.c, publishers.c; users submit.c,
+ * admin_api.c, post.c) ---- */
 
 /* One entry on its way through the sequencer into the index. */
 struct api_ticket {
@@ -272,6 +280,7 @@ struct api_write {
 	_Atomic uint64_t spooled;
 };
 
+/* ---- write.c: start-up, the sequencer, tickets ---- */
 enum l3af_status api_write_start(struct api_server *s, struct l3af_err *err) L3AF_MUST_CHECK;
 /* Stop the sequencer (after MHD stopped) and free; NULL-safe. */
 void api_write_stop(struct api_write *w);
@@ -288,6 +297,10 @@ enum l3af_status api_write_wait(struct api_write *w, struct api_ticket *t, uint6
 /* Lock held: wait until p's key set entry is indexed. L3AF_E_IO if the log
  * refuses writes (its entry failed, or an earlier one did). */
 enum l3af_status api_write_wait_pub(struct api_write *w, const char *publisher) L3AF_MUST_CHECK;
+/* Any write refused because writes are broken: the generic refusal (503). */
+bool api_write_broken(struct api_write *w);
+
+/* ---- publishers.c: publishers in memory (lock held) ---- */
 struct api_pub *api_write_pub(struct api_write *w, const char *publisher);
 /* Lock held: room for one more publisher (call before queueing a
  * registration, so that api_write_pub_set cannot fail after it). */
@@ -298,8 +311,16 @@ enum l3af_status api_write_pub_reserve(struct api_write *w, struct l3af_err *err
 enum l3af_status api_write_pub_set(struct api_write *w, struct api_ticket *t,
 				   const struct signer_keyset *ks,
 				   struct l3af_err *err) L3AF_MUST_CHECK;
-/* Any write refused because writes are broken: the generic refusal (503). */
-bool api_write_broken(struct api_write *w);
+/* Lock held: ks (publisher ks->publisher) is in force, its entry's leaf hash
+ * leaf; known: at index (start-up), else queued. Adds a new publisher. */
+enum l3af_status api_pub_set(struct api_write *w, const struct signer_keyset *ks,
+			     const uint8_t leaf[32], bool known, uint64_t index,
+			     struct l3af_err *err) L3AF_MUST_CHECK;
+/* Lock held: the log refused publisher.keys ticket t; undo its key set
+ * (write.c's flush). */
+void api_pub_undo(struct api_write *w, struct api_ticket *t);
+
+/* ---- respond.c: refusals of the write side ---- */
 /* A refusal of a POST (counted in l3af_submissions_refused_total). */
 enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsigned status,
 			   const char *code, const char *message, struct json_t *extra);
@@ -307,7 +328,7 @@ enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsig
 enum MHD_Result api_refuse_busy(struct api_server *s, struct MHD_Connection *c,
 				const char *message);
 
-/* Per-request state of a POST (submit.c). */
+/* ---- post.c: per-request state of a POST ---- */
 struct api_post;
 /* First call of a POST to /v1/submit or /v1/admin: checks the headers and
  * either answers (*post stays NULL) or creates *post. */
@@ -318,9 +339,11 @@ enum MHD_Result api_post_data(struct api_server *s, struct api_post *p, const ch
 enum MHD_Result api_post_finish(struct api_server *s, struct MHD_Connection *c,
 				struct api_post *p);
 void api_post_free(struct api_post *p);
-/* admin_api.c: POST /v1/admin with the whole body. */
+
+/* ---- admin_api.c: POST /v1/admin with the whole body ---- */
 enum MHD_Result api_admin_finish(struct api_server *s, struct MHD_Connection *c,
 				 const char *body, size_t len);
+
 /* ---- admit.c: the admission work without HTTP or storage ---- */
 
 /* A refusal decided while checking: HTTP status, error code, message. */
@@ -386,13 +409,14 @@ bool api_admit(struct api_admission *u, const struct ebpf_policy *policy,
 	       size_t envelope_len, const uint8_t *art, uint64_t art_size,
 	       const char *artifact_name, char **entry, size_t *len, struct api_verdict *v);
 
-/* submit.c: authentication (parse, publisher choice, signature) of u; run
+/* ---- submit.c: under the write lock (publisher choice, uniqueness, queueing) ---- */
+/* Authentication (parse, publisher choice, signature) of u; run
  * by post.c as soon as the envelope part is complete, before any byte of
  * the artifact is kept. false: u->early says why. */
 bool api_submit_auth(struct api_server *s, struct api_admission *u, const char *envelope,
 		     size_t envelope_len, const char *artifact_name);
 
-/* submit.c: the package checks of a complete submission; the artifact is
+/* The package checks of a complete submission; the artifact is
  * artifact_mem (not NULL) or else in the file artifact_fd. */
 enum MHD_Result api_submit_finish(struct api_server *s, struct MHD_Connection *c,
 				  struct api_admission *u, const char *envelope, size_t envelope_len,

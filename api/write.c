@@ -1,6 +1,7 @@
 /*
  * write.c - the write side's core: start-up (admin root, lookup index
- * catch-up, publishers), the sequencer, and tickets.
+ * catch-up, publishers), the sequencer, and tickets. The publishers in
+ * memory are in publishers.c, the refusals (api_refuse*) in respond.c.
  *
  * Admission (submit.c, admin_api.c) runs under w->lock: the uniqueness and
  * replay checks, the key set a package is checked under, and the
@@ -32,130 +33,12 @@
 
 #define CATCHUP_CHUNK 1000
 
-enum MHD_Result api_refuse(struct api_server *s, struct MHD_Connection *c, unsigned status,
-			   const char *code, const char *message, json_t *extra)
-{
-	enum MHD_Result ret;
-
-	api_metrics_refused(s->metrics, code);
-	if (status >= 500 && status != MHD_HTTP_SERVICE_UNAVAILABLE)
-		api_diag(s, "write: %s", message);
-	ret = api_send_error_json(c, status, code, message, extra);
-	json_decref(extra);
-	return ret;
-}
-
-enum MHD_Result api_refuse_busy(struct api_server *s, struct MHD_Connection *c,
-				const char *message)
-{
-	json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", "busy", "message", message);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	struct MHD_Response *r = NULL;
-	enum MHD_Result ret;
-
-	json_decref(doc);
-	api_metrics_refused(s->metrics, "busy");
-	if (text)
-		r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-	free(text);
-	if (!r)
-		return api_send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", message, NULL);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, API_KIND_JSON.type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, API_KIND_JSON.cache);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
 bool api_write_broken(struct api_write *w)
 {
 	return w->index_broken || w->log_broken;
 }
 
-/* ---- publishers in memory ---- */
-
-struct api_pub *api_write_pub(struct api_write *w, const char *publisher)
-{
-	for (size_t i = 0; i < w->npubs; i++)
-		if (!strcmp(w->pubs[i].ks.publisher, publisher))
-			return &w->pubs[i];
-	return NULL;
-}
-
-enum l3af_status api_write_pub_reserve(struct api_write *w, struct l3af_err *err)
-{
-	if (w->npubs == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 8;
-		struct api_pub *n = l3af_realloc(w->pubs, cap * sizeof(*n));
-		if (!n)
-			return l3af_fail(err, L3AF_E_NOMEM, "publishers: out of memory");
-		w->pubs = n;
-		w->cap = cap;
-	}
-	return L3AF_OK;
-}
-
-static enum l3af_status pub_set(struct api_write *w, const struct signer_keyset *ks,
-				const uint8_t leaf[32], bool known, uint64_t index,
-				struct l3af_err *err)
-{
-	struct api_pub *p = api_write_pub(w, ks->publisher);
-
-	if (!p) {
-		if (api_write_pub_reserve(w, err) != L3AF_OK)
-			return err->code;
-		p = &w->pubs[w->npubs++];
-	}
-	p->ks = *ks;
-	p->index = index;
-	p->index_known = known;
-	p->gen = ++w->gen;
-	memcpy(p->leaf, leaf, 32);
-	return L3AF_OK;
-}
-
-enum l3af_status api_write_pub_set(struct api_write *w, struct api_ticket *t,
-				   const struct signer_keyset *ks, struct l3af_err *err)
-{
-	struct api_pub *cur = api_write_pub(w, ks->publisher);
-
-	if (cur) {
-		t->prev_pub = l3af_malloc(sizeof(*t->prev_pub));
-		if (!t->prev_pub)
-			return l3af_fail(err, L3AF_E_NOMEM, "publishers: out of memory");
-		*t->prev_pub = *cur;
-	}
-	t->has_prev_pub = cur != NULL;
-	return pub_set(w, ks, t->leaf, false, 0, err);
-}
-
-/* Lock held: the log refused publisher.keys ticket t. Undo its key set: the
- * publisher gets its state before t back (a registration is dropped); if a
- * later update is queued on top of t, that one's "before" becomes t's. */
-static void pub_undo(struct api_write *w, struct api_ticket *t)
-{
-	for (size_t i = 0; i < w->npubs; i++) {
-		struct api_pub *p = &w->pubs[i];
-		if (p->index_known || memcmp(p->leaf, t->leaf, 32) != 0)
-			continue;
-		if (t->has_prev_pub) {
-			*p = *t->prev_pub;
-			p->gen = ++w->gen;
-		} else {
-			w->pubs[i] = w->pubs[--w->npubs];
-		}
-		return;
-	}
-	for (struct api_ticket *u = t->next; u; u = u->next)
-		if (u->kind == SIGNER_ENTRY_PUBLISHER_KEYS && u->has_prev_pub &&
-		    !memcmp(u->prev_pub->leaf, t->leaf, 32)) {
-			u->has_prev_pub = t->has_prev_pub;
-			if (t->has_prev_pub)
-				*u->prev_pub = *t->prev_pub;
-			return;
-		}
-}
+/* ---- waiting for a publisher's key set ---- */
 
 static void flush(struct api_write *w);
 
@@ -303,7 +186,7 @@ static void flush(struct api_write *w)
 				 "restart", l3af_status_name(t->rc));
 		}
 		if (t->kind == SIGNER_ENTRY_PUBLISHER_KEYS && t->rc != L3AF_OK)
-			pub_undo(w, t);
+			api_pub_undo(w, t);
 		if (t->kind == SIGNER_ENTRY_PUBLISHER_KEYS && t->rc == L3AF_OK) {
 			/* its publisher's key set now has a real index */
 			for (size_t i = 0; i < w->npubs; i++) {
@@ -454,7 +337,7 @@ static enum l3af_status load_pub(void *ctx, uint64_t index, struct l3af_err *err
 	if (rc == L3AF_OK) {
 		uint8_t leaf[32];
 		tlog_hash_leaf(bytes, len, leaf);
-		rc = pub_set(w, &e.keyset, leaf, true, index, err);
+		rc = api_pub_set(w, &e.keyset, leaf, true, index, err);
 	}
 	signer_entry_clear(&e);
 	l3af_free(bytes);

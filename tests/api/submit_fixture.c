@@ -223,6 +223,20 @@ uint64_t fx_lookup_one(struct fx *f, const char *name)
 	return idx;
 }
 
+uint64_t fx_log_size(struct fx *f)
+{
+	struct reply r;
+	json_t *j;
+	uint64_t n;
+
+	fx_get_ok(f, "/healthz", &r);
+	j = fx_reply_json(&r);
+	n = (uint64_t)json_integer_value(json_object_get(j, "size"));
+	json_decref(j);
+	reply_free(&r);
+	return n;
+}
+
 int fx_connect(const struct fx *f)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};

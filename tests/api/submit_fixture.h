@@ -74,6 +74,8 @@ void fx_expect_refusal(const struct reply *r, long status, const char *code);
 /* The index of the entry with this name in /v1/lookup?name=..., asserting
  * exactly one row. */
 uint64_t fx_lookup_one(struct fx *f, const char *name);
+/* The log's size as GET /healthz reports it. */
+uint64_t fx_log_size(struct fx *f);
 
 /* A connected raw TCP socket to the server. */
 int fx_connect(const struct fx *f);
