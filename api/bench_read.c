@@ -156,9 +156,6 @@ static pid_t nginx_start(const char *dir, const char *root, unsigned port)
 	return pid;
 }
 
-/* A free loopback port: bind port 0, read it back, close. */
-static unsigned free_port(void);
-
 struct read_result {
 	double ours, nginx;
 };
@@ -185,39 +182,6 @@ static int measure(const struct route *rt, unsigned port_ours, unsigned port_ngi
 	printf("%-24s l3af-tlogd %9.0f req/s   nginx %9.0f req/s   ratio %.2f\n", rt->label,
 	       r->ours, r->nginx, r->ours / r->nginx);
 	return CLI_OK;
-}
-
-static unsigned free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned port = 0;
-
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* Wait (up to 5 s) until something accepts on 127.0.0.1:port. */
-static int wait_listening(unsigned port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-
-	for (int i = 0; i < 100; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-		ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return 0;
-		usleep(50000);
-	}
-	return -1;
 }
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -255,7 +219,7 @@ int bench_read(const char *dir, unsigned secs, unsigned conns)
 	struct api_server *srv = NULL;
 	struct api_config cfg = {.listen = "127.0.0.1:0", .threads = 2};
 	struct l3af_err err = {0};
-	unsigned nport = free_port();
+	unsigned nport = bench_free_port();
 	uint64_t full;
 	pid_t nginx = -1;
 	int rc = CLI_OK;
@@ -283,7 +247,7 @@ int bench_read(const char *dir, unsigned secs, unsigned conns)
 	if (rc == CLI_OK && (tlog_export(log, www, &err) != L3AF_OK ||
 			     api_server_start(log, &cfg, &srv, &err) != L3AF_OK))
 		rc = cli_error("bench", CLI_FAIL, "%s", err.msg);
-	if (rc == CLI_OK && ((nginx = nginx_start(work, www, nport)) < 0 || wait_listening(nport)))
+	if (rc == CLI_OK && ((nginx = nginx_start(work, www, nport)) < 0 || bench_wait_listening(nport)))
 		rc = cli_error("bench", CLI_FAIL, "nginx did not start (see %s/error.log)", work);
 	for (int i = 0; rc == CLI_OK && i < ROUTES; i++)
 		rc = measure(&routes[i], api_server_port(srv), nport, secs, conns, &r[i]);

@@ -44,7 +44,5 @@ int bench_prepare(struct bench *b, const char *object, unsigned n, const char *n
 /* The admission work on every package, on all cores, for >= 2 s. */
 int bench_inprocess(struct bench *b, struct bench_result *res);
 void bench_free(struct bench *b);
-unsigned bench_free_port(void);
-int bench_wait_listening(unsigned port);
 
 #endif

@@ -35,6 +35,11 @@ int bench_read(const char *dir, unsigned secs, unsigned conns);
 int bench_submit_main(int argc, char **argv);
 /* bench verify [--bytes N] (api/bench_verify.c); argv[0] is "verify". */
 int bench_verify_main(int argc, char **argv);
+/* Shared by the benches (api/bench_prepare.c): a free loopback port (bind
+ * port 0, read it back, close); wait up to 10 s until something accepts on
+ * 127.0.0.1:port (0, or -1 on timeout). */
+unsigned bench_free_port(void);
+int bench_wait_listening(unsigned port);
 void cmd_bench_help(FILE *out);
 int cmd_keygen(int argc, char **argv);
 void cmd_keygen_help(FILE *out);
