@@ -121,21 +121,53 @@ void fx_post_submit(CURL *h, const char *base, const char *env, const char *arch
 void fx_post_submit_as(CURL *h, const char *base, const char *env, const char *archive,
 		       const char *as_name, struct reply *r)
 {
+	fx_post_parts(h, base, env, archive, as_name, false, NULL, NULL, r);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	char *buf = ud;
+	size_t have = strlen(buf), len = size * n;
+
+	if (have + len < FX_HEADERS_BYTES) {
+		memcpy(buf + have, p, len);
+		buf[have + len] = '\0';
+	}
+	return len;
+}
+
+void fx_post_parts(CURL *h, const char *base, const char *env, const char *archive,
+		   const char *as_name, bool artifact_first, struct curl_slist *headers,
+		   char *got_headers, struct reply *r)
+{
 	char url[256];
 	curl_mime *mime = curl_mime_init(h);
-	curl_mimepart *part = curl_mime_addpart(mime);
+	curl_mimepart *envp, *artp;
 
-	curl_mime_name(part, "envelope");
-	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "artifact");
-	curl_mime_filedata(part, archive);
-	curl_mime_filename(part, as_name ? as_name : strrchr(archive, '/') + 1);
+	if (artifact_first) {
+		artp = curl_mime_addpart(mime);
+		envp = curl_mime_addpart(mime);
+	} else {
+		envp = curl_mime_addpart(mime);
+		artp = curl_mime_addpart(mime);
+	}
+	curl_mime_name(envp, "envelope");
+	curl_mime_data(envp, env, CURL_ZERO_TERMINATED);
+	curl_mime_name(artp, "artifact");
+	curl_mime_filedata(artp, archive);
+	curl_mime_filename(artp, as_name ? as_name : strrchr(archive, '/') + 1);
 	memset(r, 0, sizeof(*r));
 	snprintf(url, sizeof(url), "%s/v1/submit", base);
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+	if (headers)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	if (got_headers) {
+		got_headers[0] = '\0';
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, got_headers);
+	}
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hu_on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);

@@ -61,6 +61,13 @@ uint64_t fx_register(struct fx *f, const char *id, const char *ns,
 void fx_post_submit(CURL *h, const char *base, const char *env, const char *archive,
 		    struct reply *r);
 /* The same, naming the artifact part as_name (NULL: the file's base name). */
+#define FX_HEADERS_BYTES 4096
+/* The general form: parts in either order, extra request headers (may be
+ * NULL), and the response headers into got_headers[FX_HEADERS_BYTES] (may
+ * be NULL). */
+void fx_post_parts(CURL *h, const char *base, const char *env, const char *archive,
+		   const char *as_name, bool artifact_first, struct curl_slist *headers,
+		   char *got_headers, struct reply *r);
 void fx_post_submit_as(CURL *h, const char *base, const char *env, const char *archive,
 		       const char *as_name, struct reply *r);
 void fx_post_json(CURL *h, const char *base, const char *path, const char *body,

@@ -88,18 +88,6 @@ static void test_spool_cap(void **state)
 	fx_teardown(&f);
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-	char *buf = ud;
-	size_t have = strlen(buf), len = size * n;
-
-	if (have + len < 4096) {
-		memcpy(buf + have, p, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
 /* 5. max_uploads: with one submission in progress (a client that sent its
  * headers and part of its body), the next is 503 busy with Retry-After;
  * once it is gone, submissions go through again. */
@@ -108,10 +96,8 @@ static void test_max_uploads(void **state)
 	struct api_config cfg = {.max_uploads = 1};
 	struct fx f;
 	struct reply r;
-	char *pkg, *env, hdrs[4096] = "", url[256], req[512];
+	char *pkg, *env, hdrs[FX_HEADERS_BYTES] = "", req[512];
 	int fd;
-	curl_mime *mime;
-	curl_mimepart *part;
 
 	(void)state;
 	fx_setup(&f, &cfg);
@@ -125,28 +111,7 @@ static void test_max_uploads(void **state)
 	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
 	usleep(300 * 1000);
 
-	mime = curl_mime_init(f.h);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "envelope");
-	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "artifact");
-	curl_mime_filedata(part, pkg);
-	curl_mime_filename(part, strrchr(pkg, '/') + 1);
-	memset(&r, 0, sizeof(r));
-	snprintf(url, sizeof(url), "%s/v1/submit", f.base);
-	curl_easy_reset(f.h);
-	curl_easy_setopt(f.h, CURLOPT_URL, url);
-	curl_easy_setopt(f.h, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(f.h, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, hu_on_body);
-	curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(f.h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(f.h, CURLOPT_HEADERDATA, hdrs);
-	r.curl = curl_easy_perform(f.h);
-	curl_easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_mime_free(mime);
-	curl_easy_reset(f.h);
+	fx_post_parts(f.h, f.base, env, pkg, NULL, false, NULL, hdrs, &r);
 	fx_expect_refusal(&r, 503, "busy");
 	if (!strstr(hdrs, "Retry-After: 1"))
 		fail_msg("no Retry-After in: %s", hdrs);

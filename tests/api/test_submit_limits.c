@@ -273,9 +273,7 @@ static void test_chunked(void **state)
 	struct snap s;
 	struct reply r;
 	struct curl_slist *hs = NULL;
-	curl_mime *mime;
-	curl_mimepart *part;
-	char *pkg, *env, url[128];
+	char *pkg, *env;
 
 	(void)state;
 	fx_setup(&f, NULL);
@@ -284,27 +282,8 @@ static void test_chunked(void **state)
 	env = fx_sign_package(pkg, "1.0.0", f.acme);
 	snap_take(&f, &s);
 
-	mime = curl_mime_init(f.h);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "envelope");
-	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "artifact");
-	curl_mime_filedata(part, pkg);
 	hs = curl_slist_append(hs, "Transfer-Encoding: chunked");
-	memset(&r, 0, sizeof(r));
-	snprintf(url, sizeof(url), "%s/v1/submit", f.base);
-	curl_easy_reset(f.h);
-	curl_easy_setopt(f.h, CURLOPT_URL, url);
-	curl_easy_setopt(f.h, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(f.h, CURLOPT_HTTPHEADER, hs);
-	curl_easy_setopt(f.h, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, hu_on_body);
-	curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &r);
-	r.curl = curl_easy_perform(f.h);
-	curl_easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_easy_reset(f.h);
-	curl_mime_free(mime);
+	fx_post_parts(f.h, f.base, env, pkg, NULL, false, hs, NULL, &r);
 	curl_slist_free_all(hs);
 	fx_expect_refusal(&r, 411, "length_required");
 	reply_free(&r);
@@ -381,9 +360,7 @@ static void test_artifact_before_envelope(void **state)
 	struct fx f;
 	struct snap s;
 	struct reply r;
-	curl_mime *mime;
-	curl_mimepart *part;
-	char *pkg, *env, url[128];
+	char *pkg, *env;
 
 	(void)state;
 	fx_setup(&f, NULL);
@@ -392,26 +369,7 @@ static void test_artifact_before_envelope(void **state)
 	env = fx_sign_package(pkg, "1.0.0", f.acme);
 	snap_take(&f, &s);
 
-	mime = curl_mime_init(f.h);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "artifact");
-	curl_mime_filedata(part, pkg);
-	curl_mime_filename(part, strrchr(pkg, '/') + 1);
-	part = curl_mime_addpart(mime);
-	curl_mime_name(part, "envelope");
-	curl_mime_data(part, env, CURL_ZERO_TERMINATED);
-	memset(&r, 0, sizeof(r));
-	snprintf(url, sizeof(url), "%s/v1/submit", f.base);
-	curl_easy_reset(f.h);
-	curl_easy_setopt(f.h, CURLOPT_URL, url);
-	curl_easy_setopt(f.h, CURLOPT_MIMEPOST, mime);
-	curl_easy_setopt(f.h, CURLOPT_TIMEOUT_MS, 10000L);
-	curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, hu_on_body);
-	curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &r);
-	r.curl = curl_easy_perform(f.h);
-	curl_easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &r.status);
-	curl_mime_free(mime);
-	curl_easy_reset(f.h);
+	fx_post_parts(f.h, f.base, env, pkg, NULL, true, NULL, NULL, &r);
 	fx_expect_refusal(&r, 400, "bad_request");
 	assert_non_null(strstr((const char *)r.body, "envelope part must come before"));
 	reply_free(&r);
