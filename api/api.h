@@ -1,27 +1,29 @@
 /*
- * api.h - the l3af-tlog HTTP read API: a libmicrohttpd server that serves a
- * stored log as c2sp.org/tlog-tiles resources.
+ * api.h - the l3af-tlog HTTP service: a libmicrohttpd server over a stored
+ * log. docs/api.md is the full contract (routes, JSON, error codes, limits).
  *
+ * Read API (c2sp.org/tlog-tiles), on every server:
  *   GET /checkpoint                  the latest signed checkpoint note
  *   GET /tile/<L>/<N>[.p/<W>]        Merkle tree tiles
  *   GET /tile/entries/<N>[.p/<W>]    entry bundles
- *   GET /healthz                     liveness: {"status":"ok","size":N}
+ *   GET /v1/bundle/<i>, /v1/entry/<i>, /v1/proof/inclusion|consistency
+ *   GET /metrics, /healthz
+ * Write and query API, when struct api_config.data_dir is set (the server
+ * then runs the log's sequencer and the lookup index DIR/index.db):
+ *   POST /v1/submit                  a signed package -> its bundle
+ *   POST /v1/admin                   an admin-signed publisher key set
+ *   GET  /v1/bundle/sha256/<hex>, /v1/lookup, /v1/publishers/<id>
  *
- * HEAD is accepted wherever GET is. Answers:
- *   200  the resource; tiles and bundles are byte-identical to tlog_tile_read
- *        and cached as immutable, the checkpoint is never cached
- *   400  malformed tile path (not canonical c2sp.org/tlog-tiles: leading
- *        zeros, bad groups, W outside 1..255, percent-encoding, "..", junk)
- *   404  unknown path, or a tile/bundle the published tree does not hold
- *   405  a known path with a method other than GET or HEAD (with Allow)
- *   413  a request that carries a body (never read)
- *   500  damaged data or an I/O failure in the log (generic message)
- *   503  out of memory while answering
- * Errors are JSON, {"error":{"code":"...","message":"..."}}, never cached.
+ * Tiles are byte-identical to tlog_tile_read and cached as immutable; the
+ * checkpoint and every JSON answer are never cached. Errors are JSON,
+ * {"error":{"code":"...","message":"..."}}: 400 malformed, 403 refused
+ * signature or namespace, 404 unknown, 405 method, 409 conflict or replay,
+ * 411/413/415 bodies, 422 package or policy, 500 damaged data or I/O
+ * (generic message), 503 busy or short of a resource.
  *
- * The server never prints. Internal failures (damaged data, I/O errors) are
- * answered with a generic 500 and reported in detail to the optional
- * diagnostics callback of struct api_config.
+ * The server never prints. Internal failures are answered with a generic
+ * message and reported in detail to the optional diagnostics callback of
+ * struct api_config.
  */
 #ifndef L3AF_API_H
 #define L3AF_API_H
