@@ -84,6 +84,16 @@ static enum l3af_status decode_groups(uint8_t *out, const unsigned char *in, siz
 	return L3AF_OK;
 }
 
+size_t l3af_base64_decoded_max(const char *b64, size_t len)
+{
+	size_t n = len / 4 * 3;
+
+	for (size_t i = 1; i <= 2 && i <= len && n > 0; i++)
+		if (b64[len - i] == '=')
+			n--;
+	return n;
+}
+
 enum l3af_status l3af_base64_decode(uint8_t *out, size_t cap, size_t *outlen,
 				    const char *b64, size_t len)
 {

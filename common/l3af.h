@@ -75,6 +75,10 @@ unsigned long l3af_alloc_fail_at(unsigned long nth);
  * itself). Hex is lowercase on output and accepted in lowercase only.
  */
 size_t l3af_base64_len(size_t binlen); /* encoded length, without NUL */
+/* The most bytes len characters of base64 text decode to (from the length
+ * and trailing '='; the text is not checked), so that a caller can refuse
+ * over-long input as too large before decoding it. */
+size_t l3af_base64_decoded_max(const char *b64, size_t len);
 /* Writes binlen bytes as base64 plus a NUL into out[cap]. */
 enum l3af_status l3af_base64_encode(char *out, size_t cap, const uint8_t *bin,
 				    size_t binlen) L3AF_MUST_CHECK;

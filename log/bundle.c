@@ -174,17 +174,6 @@ static int has_prefix(const char *line, size_t len, const char *prefix)
 	return len >= n && memcmp(line, prefix, n) == 0;
 }
 
-/* Base64 text of b64_len characters decodes to at most this many bytes. */
-static size_t b64_decoded_max(const char *b64, size_t len)
-{
-	size_t n = len / 4 * 3;
-
-	for (size_t i = 1; i <= 2 && i <= len && n > 0; i++)
-		if (b64[len - i] == '=')
-			n--;
-	return n;
-}
-
 /* An entry in canonical padded base64: 1..TLOG_ENTRY_MAX bytes. */
 static enum l3af_status parse_entry_b64(size_t lineno, const char *what, const char *b64,
 					size_t b64_len, uint8_t out[static TLOG_ENTRY_MAX],
@@ -193,7 +182,7 @@ static enum l3af_status parse_entry_b64(size_t lineno, const char *what, const c
 	if (b64_len == 0)
 		return l3af_fail(err, L3AF_E_INVALID, "bundle: extra line %zu: empty %s",
 				 lineno, what);
-	if (b64_decoded_max(b64, b64_len) > TLOG_ENTRY_MAX)
+	if (l3af_base64_decoded_max(b64, b64_len) > TLOG_ENTRY_MAX)
 		return l3af_fail(err, L3AF_E_LIMIT,
 				 "bundle: extra line %zu: %s over %d bytes", lineno, what,
 				 TLOG_ENTRY_MAX);

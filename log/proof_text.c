@@ -186,18 +186,6 @@ static enum l3af_status parse_header(struct parser *p, const char *line, size_t 
 	return L3AF_OK;
 }
 
-/* Bytes that base64 text of this length decodes to at most, so that an extra
- * over the cap is L3AF_E_LIMIT rather than a decode failure. */
-static size_t b64_decoded_max(const char *b64, size_t len)
-{
-	size_t n = len / 4 * 3;
-
-	for (size_t i = 1; i <= 2 && i <= len && n > 0; i++)
-		if (b64[len - i] == '=')
-			n--;
-	return n;
-}
-
 static enum l3af_status parse_extra(struct parser *p, const char *line, size_t len,
 				    struct l3af_err *err)
 {
@@ -209,7 +197,7 @@ static enum l3af_status parse_extra(struct parser *p, const char *line, size_t l
 				 "tlog-proof: line %zu: empty extra (omit the line instead)",
 				 p->lineno);
 	if (b64_len > l3af_base64_len(TLOG_PROOF_EXTRA_MAX) ||
-	    b64_decoded_max(b64, b64_len) > TLOG_PROOF_EXTRA_MAX)
+	    l3af_base64_decoded_max(b64, b64_len) > TLOG_PROOF_EXTRA_MAX)
 		return l3af_fail(err, L3AF_E_LIMIT,
 				 "tlog-proof: line %zu: extra over %u bytes", p->lineno,
 				 TLOG_PROOF_EXTRA_MAX);
