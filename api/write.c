@@ -42,6 +42,22 @@ bool api_write_broken(struct api_write *w)
 
 static void flush(struct api_write *w);
 
+/* Wait on cv for a wake-up or 50 ms, whichever comes first: the timeout is
+ * only a safety net (entries complete in list order and their flush wakes
+ * the waiters). */
+static void wait_a_little(pthread_cond_t *cv, pthread_mutex_t *lock)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 50 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(cv, lock, &ts);
+}
+
 enum l3af_status api_write_wait_pub(struct api_write *w, const char *publisher)
 {
 	struct api_pub *p;
@@ -53,14 +69,7 @@ enum l3af_status api_write_wait_pub(struct api_write *w, const char *publisher)
 			flush(w); /* whoever queued it may be gone */
 			continue;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&w->cv, &w->lock, &ts);
+		wait_a_little(&w->cv, &w->lock);
 	}
 	return w->log_broken ? L3AF_E_IO : L3AF_OK;
 }
@@ -219,16 +228,8 @@ enum l3af_status api_write_wait(struct api_write *w, struct api_ticket *t, uint6
 		if (t->done && w->head && w->head->done) {
 			flush(w);
 		} else {
-			/* woken by on_done(t) or by the flush of t; the timeout is
-			 * only a safety net (entries complete in list order) */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 50 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&t->cv, &w->lock, &ts);
+			/* woken by on_done(t) or by the flush of t */
+			wait_a_little(&t->cv, &w->lock);
 		}
 	}
 	rc = t->rc;
