@@ -249,22 +249,31 @@ static int make_request(const struct popts *o, const char *action, const char *o
 	return rc;
 }
 
-/* POST an admin envelope to /v1/admin and print the answer. */
-static int send_request(struct client *c, const char *env, size_t len)
+/* The log's answer (rc: how the request went): refused, or its JSON
+ * printed. Clears r. */
+static int print_answer(int rc, struct client_reply *r)
 {
-	struct client_reply r = {0};
 	json_t *j = NULL;
-	int rc = client_post(c, "/v1/admin", "application/json", env, len, CLIENT_ANSWER_MAX, &r);
 
 	if (rc == CLI_OK)
-		rc = client_check("publisher", &r);
-	if (rc == CLI_OK && !(j = client_json("publisher", &r)))
+		rc = client_check("publisher", r);
+	if (rc == CLI_OK && !(j = client_json("publisher", r)))
 		rc = CLI_FAIL;
 	if (rc == CLI_OK)
 		pub_print_json(j);
 	json_decref(j);
-	client_reply_clear(&r);
+	client_reply_clear(r);
 	return rc;
+}
+
+/* POST an admin envelope to /v1/admin and print the answer. */
+static int send_request(struct client *c, const char *env, size_t len)
+{
+	struct client_reply r = {0};
+
+	return print_answer(client_post(c, "/v1/admin", "application/json", env, len,
+					CLIENT_ANSWER_MAX, &r),
+			    &r);
 }
 
 static int add_or_update(const struct popts *o, bool update)
@@ -315,7 +324,6 @@ static int show(const struct popts *o)
 	struct client_reply r = {0};
 	struct l3af_err err = {0};
 	char path[128];
-	json_t *j = NULL;
 	int rc;
 
 	if (!o->log || !o->id)
@@ -325,15 +333,7 @@ static int show(const struct popts *o)
 	snprintf(path, sizeof(path), "/v1/publishers/%s", o->id);
 	rc = client_open("publisher", o->log, (unsigned)o->timeout, &c);
 	if (rc == CLI_OK)
-		rc = client_get(c, path, CLIENT_ANSWER_MAX, &r);
-	if (rc == CLI_OK)
-		rc = client_check("publisher", &r);
-	if (rc == CLI_OK && !(j = client_json("publisher", &r)))
-		rc = CLI_FAIL;
-	if (rc == CLI_OK)
-		pub_print_json(j);
-	json_decref(j);
-	client_reply_clear(&r);
+		rc = print_answer(client_get(c, path, CLIENT_ANSWER_MAX, &r), &r);
 	client_close(c);
 	return rc;
 }
